@@ -1,0 +1,73 @@
+"""File helpers shared by every reader and writer: clear errors in, atomic writes out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kbench.errors import InputError
+
+__all__ = ["read_json", "write_json_atomic", "sha256_file", "check_readable"]
+
+try:  # orjson parses large results files several times faster; the output is the same
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    _orjson = None
+
+
+def check_readable(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path, or raise InputError saying why it cannot be read."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, expected a file")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{p}: permission denied")
+    return p
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file; any failure becomes one InputError line naming the file."""
+    p = check_readable(path)
+    data = p.read_bytes()
+    if not data.strip():
+        raise InputError(f"{p}: file is empty, expected JSON")
+    try:
+        if _orjson is not None:
+            return _orjson.loads(data)
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: invalid JSON ({str(exc).splitlines()[0]})") from None
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
+    """Write ``obj`` as JSON through a temporary file and a rename, so readers never see half a file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=indent, sort_keys=False, allow_nan=True)
+            fh.write("\n")
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return p
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

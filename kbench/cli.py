@@ -1,0 +1,132 @@
+"""The ``kbench`` command line.
+
+This module imports only the standard library: ``kbench --help`` must answer at once and must not
+load numpy's heavier parts, let alone a deep-learning framework. Each sub-command's handler lives in
+:mod:`kbench.commands` and is imported when that sub-command runs.
+
+Errors a user can cause end as one line on stderr and exit code 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+__all__ = ["main", "build_parser"]
+
+_EVAL_EPILOG = """examples:
+  kbench eval --sample
+      evaluate a built-in synthetic COCO-like sample (no files needed)
+  kbench eval --predictions keypoints_results.json --ann person_keypoints_val2017.json
+      COCO OKS AP of a results file, identical to pycocotools
+  kbench eval --predictions preds.json --ann mpii_gt_val.mat
+      MPII PCKh (predictions in ground-truth order, 0-based pixels)
+  kbench eval -p res.json -a crowdpose_test.json --flavour crowdpose --no-use-area
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def add_record_options(parser: argparse.ArgumentParser) -> None:
+    """``--record`` / ``--no-record``, shared by every command that writes a run record."""
+    group = parser.add_argument_group("run record")
+    group.add_argument("--record", metavar="PATH", help="write the run record here (default: a new file under "
+                                                         "./kbench-runs/)")
+    group.add_argument("--no-record", action="store_true", help="do not write a run record")
+    group.add_argument("--json", action="store_true", help="print the metrics as JSON instead of the table")
+
+
+def add_coco_eval_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the COCO keypoint evaluator, shared by every command that evaluates COCO."""
+    group = parser.add_argument_group("COCO keypoint evaluation")
+    group.add_argument("--flavour", "--flavor", choices=("pycocotools", "xtcocotools", "crowdpose"),
+                       default="pycocotools", help="reference semantics to reproduce (default: %(default)s)")
+    group.add_argument("--sigmas", metavar="LIST|FILE",
+                       help="per-keypoint OKS sigmas: comma-separated, or a JSON/text file (default: COCO's 17)")
+    group.add_argument("--no-use-area", dest="use_area", action="store_false",
+                       help="ground-truth area = 0.53 x box area (xtcocotools' use_area=False)")
+    group.add_argument("--kpt-score-thr", type=_float, metavar="T",
+                       help="drop predictions with no keypoint score above T (xtcocotools: 0)")
+    group.add_argument("--max-dets", type=_positive_int, default=20, metavar="N",
+                       help="predictions kept per image (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    from kbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="kbench",
+        description="Benchmark and evaluate human keypoint models: accuracy (COCO OKS AP, MPII PCKh), "
+                    "and, as the suite grows, latency, size and regressions.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ev = sub.add_parser("eval", help="evaluate predictions (COCO OKS AP or MPII PCKh)", epilog=_EVAL_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Evaluate keypoint predictions against ground truth and write a run record.")
+    src = ev.add_argument_group("inputs")
+    src.add_argument("-p", "--predictions", metavar="FILE",
+                     help="results file: COCO keypoint results JSON, or MPII predictions (.json/.npy/.mat)")
+    src.add_argument("-a", "--ann", metavar="FILE",
+                     help="ground truth: COCO person_keypoints_*.json, or MPII mpii_gt_val.mat / JSON with headbox")
+    src.add_argument("--metric", choices=("auto", "coco", "mpii"), default="auto",
+                     help="which evaluator (default: from the annotation file)")
+    src.add_argument("--sample", nargs="?", const=500, type=_positive_int, metavar="IMAGES",
+                     help="evaluate a built-in synthetic COCO-like sample of this many images (default 500)")
+    add_coco_eval_options(ev)
+    add_record_options(ev)
+    ev.set_defaults(handler="kbench.commands.evaluate:run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kbench`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    module_name, func_name = args.handler.split(":")
+    from kbench.errors import InputError
+
+    try:
+        handler = getattr(importlib.import_module(module_name), func_name)
+        return int(handler(args, parser) or 0)
+    except InputError as exc:
+        print(f"kbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an internal error: one line, the traceback only on request
+        if os.environ.get("KBENCH_DEBUG"):
+            raise
+        print(f"kbench: internal error: {type(exc).__name__}: {exc} (set KBENCH_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
