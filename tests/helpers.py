@@ -60,3 +60,43 @@ def xtcocotools_eval(gt_dict: dict, results: list, iou_type: str = "keypoints", 
         ev.accumulate()
         ev.summarize()
     return ev, buf.getvalue()
+
+
+def paddledet_file(relpath: str) -> Path:
+    """Path of a file of the installed ``paddledet`` package, found without importing it (it imports paddle)."""
+    import importlib.util
+
+    import pytest
+
+    spec = importlib.util.find_spec("ppdet")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("paddledet is not installed; `make test` installs it (pip install --no-deps paddledet==2.6.0)")
+    return Path(list(spec.submodule_search_locations)[0]) / relpath
+
+
+def load_paddledet_module(relpath: str, name: str):
+    """Load one numpy-only module of paddledet by file path (its package __init__ imports paddle)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, paddledet_file(relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_paddledet_method(relpath: str, class_name: str, method_name: str, namespace: dict):
+    """Compile one method of a paddledet class from its source, with the globals given.
+
+    For reference code in modules whose imports need paddle: the method body itself is numpy-only and
+    runs unchanged.
+    """
+    import ast
+
+    tree = ast.parse(paddledet_file(relpath).read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == method_name)
+    module = ast.Module(body=[fn], type_ignores=[])
+    code = compile(module, f"paddledet:{relpath}:{class_name}.{method_name}", "exec")
+    ns = dict(namespace)
+    exec(code, ns)
+    return ns[method_name]

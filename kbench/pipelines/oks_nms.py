@@ -8,8 +8,7 @@ PaddleDetection's ``KeyPointTopDownCOCOEval.get_final_results`` (after HRNet) do
    above ``oks_thr`` (0.9), the OKS area being the mean of the two instances' box areas.
 
 Both run here on all images at once. The arithmetic follows the reference's dtypes and summation
-order, so the scores are bit-identical and the keep-list is the same (ties in score aside: the
-reference breaks them with numpy's unstable quicksort, this code by input order, later first).
+order, so the scores are bit-identical and the keep-list is the same, ties in score included.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import numpy as np
 
 from kbench.evaluators._rowsum import rowsum_like_numpy
 
-__all__ = ["rescore_by_keypoints", "oks_nms", "oks_matrix_pairs"]
+__all__ = ["rescore_by_keypoints", "oks_nms", "oks_matrix_pairs", "rescore_and_nms"]
 
 _COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
 
@@ -93,11 +92,17 @@ def oks_nms(kpts: np.ndarray, scores: np.ndarray, areas: np.ndarray, image_ids: 
     image_ids = np.zeros(n, dtype=np.int64) if image_ids is None else np.asarray(image_ids)
     _, first_seen, img_group = np.unique(image_ids, return_index=True, return_inverse=True)
     img_rank = np.argsort(np.argsort(first_seen, kind="stable"), kind="stable")[img_group]
-    # Within an image: decreasing score; ties put the later instance first (reverse of a stable ascending sort).
+    # Within an image: decreasing score.
     order = np.lexsort((-np.arange(n), -scores, img_rank))
     grp = img_rank[order]
     counts = np.bincount(grp, minlength=int(grp.max()) + 1)
     starts = np.cumsum(counts) - counts
+    # Tied scores: the reference orders an image by `scores.argsort()[::-1]`, whose tie order is numpy's
+    # (unstable) sort's. Images with ties, rare, are re-sorted with that very call.
+    tied = (grp[1:] == grp[:-1]) & (scores[order][1:] == scores[order][:-1])
+    for g in np.unique(grp[1:][tied]):
+        members = np.flatnonzero(img_rank == g)  # the image's instances in input order, as the reference lists them
+        order[starts[g]:starts[g] + counts[g]] = members[np.argsort(scores[members])[::-1]]
     rank = np.arange(n) - starts[grp]
     # Every ordered pair (i before j) inside an image.
     n_after = counts[grp] - rank - 1
@@ -117,3 +122,26 @@ def oks_nms(kpts: np.ndarray, scores: np.ndarray, areas: np.ndarray, image_ids: 
         alive[pj[live]] = False
     kept_sorted = np.flatnonzero(alive)
     return order[kept_sorted]
+
+
+def rescore_and_nms(keypoints: np.ndarray, box_scores: np.ndarray, areas: np.ndarray, image_ids: np.ndarray,
+                    vis_thr: float = 0.2, oks_thr: float = 0.9, sigmas: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """PaddleDetection's top-down final step: rescoring then OKS-NMS per image.
+
+    Args:
+        keypoints: (N, K, 3) predictions in image pixels with keypoint scores.
+        box_scores: (N,) detector box scores.
+        areas: (N,) box areas (PaddleDetection: product of scale x 200).
+        image_ids: (N,) image of each instance.
+        vis_thr: keypoint score above which a keypoint counts in the rescoring (0.2).
+        oks_thr: OKS above which a lower-scored instance is suppressed (0.9).
+        sigmas: per-keypoint sigmas for the NMS's OKS; COCO's when None.
+
+    Returns:
+        (kept indices in PaddleDetection's output order, rescored scores of all N instances).
+    """
+    kp = np.asarray(keypoints)
+    scores = rescore_by_keypoints(kp[:, :, 2], box_scores, vis_thr)
+    keep = oks_nms(kp, scores, areas, image_ids, oks_thr, sigmas)
+    return keep, scores
