@@ -37,9 +37,12 @@ def read_json(path: str | os.PathLike) -> Any:
     data = p.read_bytes()
     if not data.strip():
         raise InputError(f"{p}: file is empty, expected JSON")
-    try:
-        if _orjson is not None:
+    if _orjson is not None:
+        try:
             return _orjson.loads(data)
+        except ValueError:
+            pass  # strict JSON failed; Python's json also reads NaN/Infinity, which the readers then name
+    try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: invalid JSON ({str(exc).splitlines()[0]})") from None

@@ -1,0 +1,43 @@
+"""Run records: layout, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from kbench._fileio import write_json_atomic
+from kbench.bench.records import SCHEMA, environment, make_record, write_record
+
+
+def test_record_layout_and_default_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rec = make_record("eval", {"AP": 0.5}, inputs={"x": {"path": "a", "sha256": "0" * 64}}, options={"k": 1})
+    path = write_record(rec)
+    assert path.parent.name == "kbench-runs" and path.suffix == ".json"
+    loaded = json.loads(path.read_text())
+    assert loaded["schema"] == SCHEMA and loaded["metrics"] == {"AP": 0.5}
+    assert loaded["created"].endswith("+00:00")
+
+
+def test_environment_names_versions_without_importing_frameworks():
+    import sys
+
+    env = environment()
+    assert env["libraries"]["numpy"] and env["python"] and env["cpu_count"]
+    assert "paddle" not in sys.modules and "torch" not in sys.modules
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"bad": object()})
+    assert not target.exists() and os.listdir(tmp_path) == []
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    target = tmp_path / "out.json"
+    write_json_atomic(target, {"a": 1})
+    write_json_atomic(target, {"b": 2})
+    assert json.loads(target.read_text()) == {"b": 2}
