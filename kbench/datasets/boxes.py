@@ -48,7 +48,8 @@ def load_detector_boxes(path: str | os.PathLike, category_id: int | None = 1) ->
         score = np.asarray([d["score"] for d in data], dtype=np.float64)
         bbox = np.asarray([d["bbox"] for d in data], dtype=np.float64).reshape(len(data), 4)
     except (KeyError, TypeError, ValueError, AttributeError):
-        bad = next((i for i, d in enumerate(data) if not isinstance(d, dict) or not {"image_id", "bbox", "score"} <= d.keys()
+        need = {"image_id", "bbox", "score"}
+        bad = next((i for i, d in enumerate(data) if not isinstance(d, dict) or not need <= d.keys()
                     or not isinstance(d["bbox"], list) or len(d["bbox"]) != 4), None)
         where = f"detection #{bad}" if bad is not None else "a detection"
         raise InputError(f"{path}: {where} needs image_id, score and a 4-number bbox") from None

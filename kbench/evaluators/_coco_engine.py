@@ -52,7 +52,7 @@ class EngineResult:
     recall: np.ndarray  # (T, K, A, 1)
     scores: np.ndarray  # (T, R, K, A, 1)
     area_labels: tuple
-    oks: dict  # "dt", "gt", "value": pairs in the engine's order, for inspection and tests
+    oks: dict  # "dt", "gt", "value": OKS of the pairs that could match (>= 0.5 possible), for inspection
 
 
 def _ragged_arange(counts: np.ndarray) -> np.ndarray:
@@ -104,6 +104,31 @@ def _pair_oks(g_kp, g_bbox, g_den, d_kp, pair_gt, g_count, variances):
     np.exp(e, out=e)
     n_terms = np.take(g_nterms, pair_gt)
     return gathered_rowsum_like_numpy(e, np.take(g_cols, pair_gt, axis=0), n_terms) / n_terms
+
+
+def _could_reach(g_kp, g_bbox, g_den, d_kp, pair_gt, pair_dt, variances, min_oks):
+    """False for pairs whose OKS is provably below ``min_oks``; they can never match and are not computed.
+
+    OKS is a mean of terms exp(-e_j), so OKS >= min_oks needs some e_j <= ln(1/min_oks). Each
+    counted keypoint distance is at least the gap between the detection's keypoint extent and the
+    ground truth's reference box (its labelled keypoints' extent; for a person with none, the box
+    grown by its size, which is what the distance is measured to), which bounds every e_j from below.
+    """
+    vis = g_kp[:, :, 2] > 0
+    labelled = vis.any(axis=1)
+    inf = np.where(vis, 0.0, np.inf)
+    gx0 = np.where(labelled, np.min(g_kp[:, :, 0] + inf, axis=1), g_bbox[:, 0] - g_bbox[:, 2])
+    gx1 = np.where(labelled, np.max(g_kp[:, :, 0] - inf, axis=1), g_bbox[:, 0] + g_bbox[:, 2] * 2)
+    gy0 = np.where(labelled, np.min(g_kp[:, :, 1] + inf, axis=1), g_bbox[:, 1] - g_bbox[:, 3])
+    gy1 = np.where(labelled, np.max(g_kp[:, :, 1] - inf, axis=1), g_bbox[:, 1] + g_bbox[:, 3] * 2)
+    dx0, dx1 = d_kp[:, :, 0].min(axis=1), d_kp[:, :, 0].max(axis=1)
+    dy0, dy1 = d_kp[:, :, 1].min(axis=1), d_kp[:, :, 1].max(axis=1)
+    gap_x = np.maximum(np.maximum(gx0[pair_gt] - dx1[pair_dt], dx0[pair_dt] - gx1[pair_gt]), 0.0)
+    gap_y = np.maximum(np.maximum(gy0[pair_gt] - dy1[pair_dt], dy0[pair_dt] - gy1[pair_gt]), 0.0)
+    den = g_den[pair_gt] + _EPS
+    bound = (gap_x**2 + gap_y**2) / variances.max() / np.where(den > 0, den, np.nan) / 2
+    limit = np.log(1.0 / min_oks) * (1 + 1e-9)  # margin for rounding in the bound itself
+    return ~(bound > limit)  # NaN (odd areas or boxes) keeps the pair: computed exactly as before
 
 
 def run_engine(gt, dets, params: EngineParams) -> EngineResult:
@@ -172,10 +197,12 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
     g_count = np.searchsorted(g_key, d_key, side="right") - g_start
     pair_dt = np.repeat(np.arange(n_det), g_count)
     pair_gt = np.repeat(g_start, g_count) + _ragged_arange(g_count)
-    pair_oks = _pair_oks(g_kp, g_bbox, g_den, d_kp, pair_gt, g_count, variances)
+    thr = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
+    near = _could_reach(g_kp, g_bbox, g_den, d_kp, pair_gt, pair_dt, variances, thr[0])
+    pair_dt, pair_gt = pair_dt[near], pair_gt[near]
+    pair_oks = _pair_oks(g_kp, g_bbox, g_den, d_kp, pair_gt, np.bincount(pair_dt, minlength=n_det), variances)
 
     # ---- greedy matching, one detection rank at a time, all images/areas/thresholds at once
-    thr = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
     match_gt = np.full((n_area, n_thr, n_det), -1, dtype=np.int64)
     taken = np.zeros((n_area, n_thr, len(g_rows)), dtype=bool)
     # A pair below the lowest threshold can never match: most pairs leave here.
@@ -238,8 +265,8 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
         nd = len(ranked)
         considered = ~dt_ignore[:, :, ranked]
         hits = counts_as_match[:, :, ranked]
-        tp_all = np.cumsum(hits & considered, axis=2).astype(np.float64)
-        fp_all = np.cumsum(~hits & considered, axis=2).astype(np.float64)
+        tp_all = np.cumsum(hits & considered, axis=2, dtype=np.float64)  # counts are exact in float64
+        fp_all = np.cumsum(~hits & considered, axis=2, dtype=np.float64)
         for a in range(n_area):
             npig = int(np.count_nonzero(~g_ig_area[a][gsel]))
             if npig == 0:
