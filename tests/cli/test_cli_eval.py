@@ -150,3 +150,31 @@ def test_console_script_installed():
     assert exe.exists()
     out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("kbench ")
+
+
+def test_sigmas_from_list_and_file(coco_files, tmp_path):
+    from kbench.evaluators.coco_keypoints import COCO_SIGMAS
+
+    listed = ",".join(str(s) for s in COCO_SIGMAS)
+    (tmp_path / "sigmas.json").write_text(json.dumps(list(COCO_SIGMAS)))
+    variants = ([], ["--sigmas", listed], ["--sigmas", tmp_path / "sigmas.json"])
+    outs = [kbench("eval", "-p", coco_files / "res.json", "-a", coco_files / "gt.json", "--json", "--no-record",
+                   *extra, cwd=tmp_path) for extra in variants]
+    assert all(o.returncode == 0 for o in outs), [o.stderr for o in outs]
+    assert json.loads(outs[0].stdout) == json.loads(outs[1].stdout) == json.loads(outs[2].stdout)
+
+
+def test_bad_sigmas_exit_2(coco_files, tmp_path):
+    for sig in ("0.1,abc", "0.1,0.2", "-1," * 16 + "1"):
+        out = kbench("eval", "-p", coco_files / "res.json", "-a", coco_files / "gt.json", f"--sigmas={sig}",
+                     cwd=tmp_path)
+        assert out.returncode == 2 and out.stderr.startswith("kbench: error:"), (sig, out.stderr)
+
+
+def test_flavour_is_recorded(coco_files, tmp_path):
+    out = kbench("eval", "-p", coco_files / "res.json", "-a", coco_files / "gt.json", "--flavour", "xtcocotools",
+                 "--record", tmp_path / "r.json")
+    assert out.returncode == 0, out.stderr
+    rec = json.loads((tmp_path / "r.json").read_text())
+    assert rec["options"]["flavour"] == "xtcocotools" and rec["options"]["kpt_score_thr"] == 0.0
+    assert "xtcocotools semantics" in out.stdout
