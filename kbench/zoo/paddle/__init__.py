@@ -1,0 +1,1 @@
+"""The zoo's networks in Paddle dygraph, parameter-compatible with PaddleDetection's checkpoints."""
