@@ -16,7 +16,8 @@ import paddle.nn.functional as F
 __all__ = ["ConvNorm", "HRNet", "HRNET_CHANNELS"]
 
 #: Branch widths of stages 2, 3 and 4 for each HRNet width.
-HRNET_CHANNELS = {w: [[w, 2 * w], [w, 2 * w, 4 * w], [w, 2 * w, 4 * w, 8 * w]] for w in (18, 30, 32, 40, 44, 48, 60, 64)}
+HRNET_CHANNELS = {w: [[w, 2 * w], [w, 2 * w, 4 * w], [w, 2 * w, 4 * w, 8 * w]]
+                  for w in (18, 30, 32, 40, 44, 48, 60, 64)}
 
 
 class ConvNorm(nn.Layer):
