@@ -26,6 +26,17 @@ _EVAL_EPILOG = """examples:
   kbench eval -p res.json -a crowdpose_test.json --flavour crowdpose --no-use-area
 """
 
+_ZOO_EPILOG = """examples:
+  kbench zoo list
+      every model card: architecture, input size, dataset, published AP/PCKh, params, GFLOPs
+  kbench zoo list lite
+      only the models whose names contain "lite" (a plain word filters; wildcards are a glob)
+  kbench zoo list 'hrnet_w32_*' --json
+      the matching cards in full, as JSON
+  kbench zoo show hrnet_w32_256x192
+      every field of one card: config hyper-parameters, pre/post-processing, published figures, downloads
+"""
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -96,6 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_coco_eval_options(ev)
     add_record_options(ev)
     ev.set_defaults(handler="kbench.commands.evaluate:run")
+
+    zoo = sub.add_parser("zoo", help="list the keypoint model zoo's cards, or show one", epilog=_ZOO_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="The model cards kbench ships: PaddleDetection's keypoint models with their "
+                                     "config settings, published accuracy and size, and download URLs.")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", required=True)
+    zoo_list = zoo_sub.add_parser("list", help="a table of the models (all, or those matching PATTERN)",
+                                  description="A table of the model cards: name, architecture, top-down/bottom-up, "
+                                              "input size, dataset, published AP/PCKh, params (M), GFLOPs.")
+    zoo_list.add_argument("pattern", nargs="?", default="*", metavar="PATTERN",
+                          help="a glob over model names (e.g. 'lite_hrnet_*'); a plain word matches names "
+                               "containing it (default: all)")
+    zoo_list.add_argument("--json", action="store_true", help="print the matching cards in full, as JSON")
+    zoo_show = zoo_sub.add_parser("show", help="every field of one model card",
+                                  description="Every field of one model card, as key: value lines (or JSON).")
+    zoo_show.add_argument("name", metavar="NAME", help="the model's name, e.g. hrnet_w32_256x192")
+    zoo_show.add_argument("--json", action="store_true", help="print the card as JSON")
+    zoo.set_defaults(handler="kbench.commands.zoo:run")
     return parser
 
 

@@ -14,7 +14,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from kbench.zoo.paddle.hrnet import HRNet, BasicBlock
+from kbench.zoo.paddle.hrnet import BasicBlock, HRNet
 
 __all__ = ["HigherHRNetHead", "HigherHRNetNet"]
 
