@@ -38,6 +38,13 @@ _ZOO_EPILOG = """examples:
 """
 
 
+_PROFILE_EPILOG = """examples:
+  kbench profile --model hrnet_w32_256x192
+  kbench profile --model 'lite_hrnet_*' --record runs/
+  kbench profile --model all --json --no-record
+"""
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -125,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_show.add_argument("name", metavar="NAME", help="the model's name, e.g. hrnet_w32_256x192")
     zoo_show.add_argument("--json", action="store_true", help="print the card as JSON")
     zoo.set_defaults(handler="kbench.commands.zoo:run")
+
+    prof = sub.add_parser("profile", help="parameters and FLOPs of zoo models (the README's convention)",
+                          epilog=_PROFILE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                          description="Count parameters and FLOPs of a zoo model's Paddle network for its input size, "
+                                      "as paddle.flops counts them (the zoo README's convention), beside the "
+                                      "published figures, and write a run record of kind 'profile'.")
+    prof.add_argument("--model", required=True, metavar="NAME|PATTERN|all",
+                      help="a zoo model (see `kbench zoo list`), a glob over names, or 'all'")
+    prof.add_argument("--input", metavar="WxH", help="input size instead of the model's own, e.g. 288x384")
+    add_record_options(prof)
+    prof.set_defaults(handler="kbench.commands.profile:run")
     return parser
 
 

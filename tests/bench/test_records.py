@@ -8,7 +8,7 @@ import os
 import pytest
 
 from kbench._fileio import write_json_atomic
-from kbench.bench.records import SCHEMA, environment, make_record, write_record
+from kbench.bench.records import SCHEMA, make_record, write_record
 
 
 def test_record_layout_and_default_path(tmp_path, monkeypatch):

@@ -1,0 +1,89 @@
+"""A zoo model in Paddle from its card: build the network, then load released, local or random weights.
+
+``weights``: None takes the card's checkpoint URL (downloaded and cached, checksum verified);
+a path or URL overrides the registry; ``"random"`` keeps a seeded random initialisation, and the
+returned :class:`WeightsInfo` says so, so that every output can label it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kbench.cards import ModelCard
+from kbench.errors import InputError
+
+__all__ = ["WeightsInfo", "build_from_card", "load_model"]
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where a model's weights came from, for records and printed output."""
+
+    source: str  # "random", a path or a URL
+    sha256: str | None
+    random: bool
+    seed: int | None = None
+
+    def label(self) -> str:
+        """Short human label."""
+        return f"random weights (seed {self.seed})" if self.random else f"{self.source} (sha256 {self.sha256[:12]})"
+
+    def describe(self) -> dict:
+        """JSON-ready form for run records."""
+        return {"source": self.source, "sha256": self.sha256, "random": self.random, "seed": self.seed}
+
+
+def build_from_card(card: ModelCard, seed: int = 0):
+    """The card's network with seeded random weights (eval mode)."""
+    from kbench.zoo.paddle import import_paddle
+    from kbench.zoo.paddle.build import build_network
+
+    paddle = import_paddle()
+
+    paddle.seed(seed)
+    net = build_network(card.architecture, card.backbone.type, card.num_joints, width=card.backbone.width,
+                        network_type=card.backbone.network_type, swahr=bool(card.head.swahr))
+    net.eval()
+    return net
+
+
+def load_state_strict(net, state: dict, source: str) -> None:
+    """Load a state dict, refusing missing or unexpected keys and shape mismatches with one clear line."""
+    import paddle
+
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        raise InputError(f"{source}: checkpoint does not fit this model: {'; '.join(parts)} keys")
+    for key, value in own.items():
+        if tuple(value.shape) != tuple(state[key].shape):
+            raise InputError(f"{source}: checkpoint key {key} has shape {tuple(state[key].shape)}, the model "
+                             f"{tuple(value.shape)}")
+    net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+
+
+def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
+    """Build the card's network and load its weights; returns (network, WeightsInfo)."""
+    from kbench._fileio import sha256_file
+    from kbench.weights.checkpoint import load_pdparams
+    from kbench.weights.download import resolve_weights
+
+    net = build_from_card(card, seed)
+    if weights == "random":
+        return net, WeightsInfo("random", None, True, seed)
+    sha = None
+    if weights is None:
+        download = card.downloads.checkpoint
+        if download is None or download.url is None:
+            raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model; pass --weights PATH|URL "
+                             f"or --weights random")
+        weights, sha = download.url, download.sha256
+    path = resolve_weights(weights, sha256=sha)
+    load_state_strict(net, load_pdparams(path), str(weights))
+    return net, WeightsInfo(str(weights), sha256_file(path), False)

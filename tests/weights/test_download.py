@@ -1,0 +1,418 @@
+"""Weights download cache against a real HTTP server on 127.0.0.1: ranges, resumes, hashes, failures."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from kbench.errors import InputError
+from kbench.weights import download
+from kbench.weights.download import cache_path, default_cache_dir, fetch, resolve_weights
+
+PAYLOAD = os.urandom(200 * 1024)
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+NAME = "hrnet_w32_256x192.pdparams"
+TIMEOUT = 5.0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves ``server.files``; honours ``Range: bytes=N-`` unless the server is told to ignore it."""
+
+    server: _Server
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        srv = self.server
+        rng = self.headers.get("Range")
+        entry = {"path": self.path, "range": rng, "sent": 0}
+        with srv.lock:
+            srv.requests.append(entry)
+        body = srv.files.get(self.path)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        start = 0
+        if rng and not srv.ignore_range:
+            m = re.fullmatch(r"bytes=(\d+)-", rng)
+            assert m, rng
+            start = int(m[1])
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        rest = body[start:]
+        with srv.lock:
+            drop, srv.drop_after = srv.drop_after, None  # one-shot: the next request gets the whole answer
+        if drop is not None:
+            rest = rest[:drop]
+        for i in range(0, len(rest), 16 * 1024):
+            self.wfile.write(rest[i:i + 16 * 1024])
+            entry["sent"] += len(rest[i:i + 16 * 1024])
+            if srv.delay:
+                time.sleep(srv.delay)
+        self.wfile.flush()
+        # returning closes the connection (HTTP/1.0): after a drop, the client sees a short body
+
+    def log_message(self, format, *args):  # keep the test output clean
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.files: dict[str, bytes] = {f"/weights/{NAME}": PAYLOAD}
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.ignore_range = False
+        self.drop_after: int | None = None
+        self.delay = 0.0
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = f"/weights/{NAME}") -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def stop(self):
+        if self.thread.is_alive():
+            self.shutdown()
+            self.thread.join(timeout=5)
+        self.server_close()
+
+
+@pytest.fixture
+def server():
+    srv = _Server()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def cache(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+def _fetch(url, cache, **kw):
+    return fetch(url, cache_dir=cache, progress=False, timeout=TIMEOUT, **kw)
+
+
+def _files(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.iterdir())
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once the socket is closed
+
+
+# ------------------------------------------------------------------------------------------------- names
+
+
+def test_cache_path_keeps_the_basename_and_separates_urls(tmp_path):
+    a = cache_path("https://example.com/a/model_final.pdparams", tmp_path)
+    b = cache_path("https://example.com/b/model_final.pdparams", tmp_path)
+    assert a.parent == tmp_path and a != b
+    assert re.fullmatch(r"model_final-[0-9a-f]{10}\.pdparams", a.name)
+    assert re.fullmatch(r"x-[0-9a-f]{10}\.tar\.gz", cache_path("http://h/x.tar.gz?sig=1", tmp_path).name)
+    assert re.fullmatch(r"dark_hrnet\.v2-[0-9a-f]{10}\.pdparams", cache_path("http://h/dark_hrnet.v2.pdparams").name)
+    assert re.fullmatch(r"we_ird_\.\.name-[0-9a-f]{10}\.pdparams",
+                        cache_path("http://h/we%20ird%2F..name.pdparams", tmp_path).name)
+    assert cache_path("http://h/", tmp_path).name.startswith("download-")
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("KBENCH_CACHE", str(tmp_path / "kc"))
+    assert default_cache_dir() == tmp_path / "kc"
+    assert cache_path("http://h/w.pdparams").parent == tmp_path / "kc"
+    monkeypatch.delenv("KBENCH_CACHE")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "kbench" / "weights"
+
+
+# ---------------------------------------------------------------------------------------------- downloads
+
+
+def test_full_download_verifies_and_records_the_hash(server, cache):
+    path = _fetch(server.url(), cache, sha256=SHA)
+    assert path == cache_path(server.url(), cache)
+    assert path.read_bytes() == PAYLOAD
+    assert _files(cache) == sorted([path.name, path.name + ".sha256"])  # no .part left behind
+    assert (cache / (path.name + ".sha256")).read_text() == f"{SHA}  {path.name}\n"
+    assert [r["range"] for r in server.requests] == [None]
+
+
+def test_progress_bar_path_runs(server, cache):
+    path = fetch(server.url(), cache_dir=cache, progress=True, timeout=TIMEOUT)
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_cache_hit_needs_no_network(server, cache):
+    first = _fetch(server.url(), cache)
+    url = server.url()
+    server.stop()
+    n = len(server.requests)
+    assert _fetch(url, cache) == first
+    assert _fetch(url, cache, sha256=SHA.upper()) == first
+    assert _fetch(url, cache, sha256="sha256:" + SHA) == first
+    assert len(server.requests) == n == 1
+
+
+def test_resume_after_a_dropped_connection(server, cache):
+    server.drop_after = 80 * 1024
+    with pytest.raises(InputError) as info:
+        _fetch(server.url(), cache, sha256=SHA)
+    msg = str(info.value)
+    assert msg.startswith(f"cannot download {server.url()}: the connection closed early after 80.0 KiB of 200.0 KiB")
+    assert "is kept: run again to resume" in msg and "\n" not in msg
+    part = cache_path(server.url(), cache).with_name(cache_path(server.url(), cache).name + ".part")
+    assert part.read_bytes() == PAYLOAD[:80 * 1024]
+
+    path = _fetch(server.url(), cache, sha256=SHA)
+    assert path.read_bytes() == PAYLOAD
+    assert not part.exists()
+    resume = server.requests[-1]
+    assert resume["range"] == f"bytes={80 * 1024}-"
+    assert resume["sent"] == len(PAYLOAD) - 80 * 1024  # only the remainder came over the wire
+
+
+def test_server_that_ignores_range_restarts_from_zero(server, cache):
+    target = cache_path(server.url(), cache)
+    cache.mkdir()
+    target.with_name(target.name + ".part").write_bytes(b"stale bytes that must not survive")
+    server.ignore_range = True
+    path = _fetch(server.url(), cache, sha256=SHA)
+    assert path.read_bytes() == PAYLOAD
+    assert server.requests[-1]["range"] == "bytes=33-" and server.requests[-1]["sent"] == len(PAYLOAD)
+
+
+def test_416_with_a_complete_part_finishes_without_a_body(server, cache):
+    target = cache_path(server.url(), cache)
+    cache.mkdir()
+    target.with_name(target.name + ".part").write_bytes(PAYLOAD)  # e.g. killed between the last byte and the rename
+    path = _fetch(server.url(), cache)
+    assert path.read_bytes() == PAYLOAD
+    assert [(r["range"], r["sent"]) for r in server.requests] == [(f"bytes={len(PAYLOAD)}-", 0)]
+    assert (cache / (target.name + ".sha256")).read_text().split()[0] == SHA
+
+
+def test_416_with_an_oversized_part_restarts(server, cache):
+    target = cache_path(server.url(), cache)
+    cache.mkdir()
+    target.with_name(target.name + ".part").write_bytes(PAYLOAD + b"junk")
+    path = _fetch(server.url(), cache, sha256=SHA)
+    assert path.read_bytes() == PAYLOAD
+    assert [r["range"] for r in server.requests] == [f"bytes={len(PAYLOAD) + 4}-", None]
+
+
+def test_checksum_mismatch_deletes_the_download(server, cache):
+    wrong = "0" * 64
+    with pytest.raises(InputError) as info:
+        _fetch(server.url(), cache, sha256=wrong)
+    msg = str(info.value)
+    assert server.url() in msg and f"expected {wrong}" in msg and f"got {SHA}" in msg and "\n" not in msg
+    assert _files(cache) == []
+
+
+def test_a_wrong_pinned_hash_keeps_the_good_cached_copy(server, cache):
+    path = _fetch(server.url(), cache)
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        _fetch(server.url(), cache, sha256="f" * 64)
+    assert path.read_bytes() == PAYLOAD
+    url = server.url()
+    server.stop()
+    assert _fetch(url, cache) == path  # still verified against its sidecar, offline
+
+
+def test_invalid_sha256_argument(cache):
+    with pytest.raises(InputError, match="is not a sha256 digest"):
+        _fetch("http://127.0.0.1:9/w.pdparams", cache, sha256="abc")
+
+
+def test_http_404(server, cache):
+    url = server.url("/weights/missing.pdparams")
+    with pytest.raises(InputError) as info:
+        _fetch(url, cache)
+    assert str(info.value) == (f"cannot download {url}: HTTP 404 Not Found (offline? put the file at "
+                               f"{cache_path(url, cache)} or pass a local path)")
+    assert _files(cache) == []  # no empty .part left
+
+
+def test_connection_refused(cache):
+    url = f"http://127.0.0.1:{_closed_port()}/weights/{NAME}"
+    start = time.monotonic()
+    with pytest.raises(InputError) as info:
+        _fetch(url, cache)
+    assert time.monotonic() - start < TIMEOUT
+    assert str(info.value) == (f"cannot download {url}: connection refused (offline? put the file at "
+                               f"{cache_path(url, cache)} or pass a local path)")
+    assert _files(cache) == []
+
+
+def test_unresolvable_host_is_one_line(monkeypatch, cache):
+    # no DNS traffic: getaddrinfo fails the way it does offline
+    def offline(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    url = "https://weights.invalid/w.pdparams"
+    with pytest.raises(InputError) as info:
+        _fetch(url, cache)
+    assert str(info.value).startswith(f"cannot download {url}: cannot resolve weights.invalid (Name or service")
+    assert "(offline? put the file at" in str(info.value)
+
+
+def test_not_http(cache):
+    with pytest.raises(InputError, match="not an http"):
+        _fetch("ftp://127.0.0.1/w.pdparams", cache)
+
+
+# -------------------------------------------------------------------------------------- sidecar and tampering
+
+
+def test_sidecar_detects_a_corrupted_cached_file_and_downloads_again(server, cache, capsys):
+    path = _fetch(server.url(), cache)  # no sha256 given: the first download is trusted and recorded
+    assert (cache / (path.name + ".sha256")).read_text().split()[0] == SHA
+    data = bytearray(path.read_bytes())
+    data[1000] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    again = _fetch(server.url(), cache)
+    assert again == path and path.read_bytes() == PAYLOAD
+    assert "does not match the sha256 recorded in" in capsys.readouterr().err
+    assert len(server.requests) == 2
+
+
+def test_sidecar_corruption_offline_is_an_input_error(server, cache):
+    path = _fetch(server.url(), cache)
+    path.write_bytes(b"tampered")
+    url = server.url()
+    server.stop()
+    with pytest.raises(InputError, match=f"cannot download {re.escape(url)}: connection refused"):
+        _fetch(url, cache)
+
+
+def test_sidecar_catches_a_file_changed_on_the_server(server, cache):
+    path = _fetch(server.url(), cache)
+    path.unlink()  # the cached copy is gone, its recorded hash is not
+    server.files[f"/weights/{NAME}"] = b"new upstream content"
+    with pytest.raises(InputError) as info:
+        _fetch(server.url(), cache)
+    msg = str(info.value)
+    assert "sha256 mismatch" in msg and f"expected {SHA}" in msg and "file changed on the server" in msg
+    assert not path.exists()
+
+
+def test_a_file_put_in_the_cache_by_hand_is_used_and_recorded(cache):
+    url = f"http://127.0.0.1:{_closed_port()}/weights/{NAME}"
+    target = cache_path(url, cache)
+    cache.mkdir()
+    target.write_bytes(PAYLOAD)
+    assert _fetch(url, cache) == target
+    assert (cache / (target.name + ".sha256")).read_text().split()[0] == SHA
+
+
+def test_pinned_hash_wins_over_the_sidecar(server, cache):
+    path = _fetch(server.url(), cache)
+    server.files[f"/weights/{NAME}"] = new = b"v2 of the weights"
+    new_sha = hashlib.sha256(new).hexdigest()
+    assert _fetch(server.url(), cache, sha256=new_sha).read_bytes() == new
+    assert (cache / (path.name + ".sha256")).read_text().split()[0] == new_sha
+
+
+# ---------------------------------------------------------------------------------- interruption, concurrency
+
+
+def test_ctrl_c_leaves_only_a_resumable_part(server, cache, monkeypatch):
+    calls = {"n": 0}
+
+    class InterruptingBar:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "tqdm", InterruptingBar)
+    with pytest.raises(KeyboardInterrupt):
+        _fetch(server.url(), cache, sha256=SHA)
+    target = cache_path(server.url(), cache)
+    assert _files(cache) == [target.name + ".part"]
+    kept = (cache / (target.name + ".part")).stat().st_size
+    assert 0 < kept < len(PAYLOAD)
+
+    monkeypatch.undo()
+    assert _fetch(server.url(), cache, sha256=SHA).read_bytes() == PAYLOAD
+    assert server.requests[-1]["range"] == f"bytes={kept}-"
+
+
+def test_parallel_fetches_download_once(server, cache):
+    server.delay = 0.01  # long enough for the second fetch to find the first one holding the lock
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(_fetch(server.url(), cache, sha256=SHA))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    assert len(results) == 3 and len(set(results)) == 1
+    assert results[0].read_bytes() == PAYLOAD
+    assert len(server.requests) == 1
+    assert _files(cache) == sorted([results[0].name, results[0].name + ".sha256"])
+
+
+# ---------------------------------------------------------------------------------------------- resolve
+
+
+def test_resolve_local_paths(tmp_path):
+    f = tmp_path / "w.pdparams"
+    f.write_bytes(PAYLOAD)
+    assert resolve_weights(f) == f
+    assert resolve_weights(str(f), sha256=SHA) == f
+    assert resolve_weights(tmp_path) == tmp_path  # an exported model folder is a local path too
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        resolve_weights(f, sha256="1" * 64)
+    with pytest.raises(InputError, match="no such file"):
+        resolve_weights(tmp_path / "missing.pdparams")
+    with pytest.raises(InputError, match="unsupported URL scheme 's3'"):
+        resolve_weights("s3://bucket/w.pdparams")
+
+
+def test_resolve_url_goes_through_the_cache(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("KBENCH_CACHE", str(tmp_path / "kc"))
+    path = resolve_weights(server.url(), sha256=SHA)
+    assert path.parent == tmp_path / "kc" and path.read_bytes() == PAYLOAD
