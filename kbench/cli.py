@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--model", required=True, metavar="NAME|PATTERN|all",
                       help="a zoo model (see `kbench zoo list`), a glob over names, or 'all'")
     prof.add_argument("--input", metavar="WxH", help="input size instead of the model's own, e.g. 288x384")
+    prof.add_argument("--weights", default="random", metavar="PATH|URL|random|zoo",
+                      help="weights to load and check against the network (counts do not depend on them): a "
+                           ".pdparams path or URL, 'zoo' for the card's released checkpoint, or 'random' "
+                           "(default, seeded)")
     add_record_options(prof)
     prof.set_defaults(handler="kbench.commands.profile:run")
     return parser

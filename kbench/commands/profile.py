@@ -20,13 +20,18 @@ def matches_published(measured: float, published: float | None) -> bool | None:
     return round(measured, decimals) == round(float(published), decimals)
 
 
-def profile_card(card, input_size: tuple | None = None):
-    """Count a card's network: returns a :class:`kbench.bench.flops.ModelSize`."""
-    from kbench.bench.flops import count_paddle
-    from kbench.zoo.paddle.load import build_from_card
+def profile_card(card, input_size: tuple | None = None, weights: str = "random"):
+    """Count a card's network; returns (:class:`kbench.bench.flops.ModelSize`, :class:`WeightsInfo`).
 
+    Counts do not depend on the weights; loading them (``weights`` a path or URL, or None for the card's
+    checkpoint) checks that they fit the network and puts their checksum in the record.
+    """
+    from kbench.bench.flops import count_paddle
+    from kbench.zoo.paddle.load import load_model
+
+    net, info = load_model(card, weights)
     w, h = input_size or card.input_size
-    return count_paddle(build_from_card(card), (1, 3, h, w))
+    return count_paddle(net, (1, 3, h, w)), info
 
 
 def _parse_size(text: str | None):
@@ -64,7 +69,7 @@ def run(args, parser) -> int:
     from tqdm import tqdm
 
     for card in tqdm(cards, desc="profiling", unit="model", disable=len(cards) == 1 or not sys.stderr.isatty()):
-        counted = profile_card(card, size)
+        counted, weights = profile_card(card, size, args.weights)
         input_wh = size or tuple(card.input_size)
         same_input = size is None or tuple(size) == tuple(card.input_size)
         pub_p = card.published.params_m
@@ -75,7 +80,8 @@ def run(args, parser) -> int:
             "model": card.name, "input_size": list(input_wh), "framework": "paddle",
             "convention": "paddle.flops: conv/deconv out x (cin/groups x k^2 + bias), BN 2 x in, linear out x in; "
                           "params include BatchNorm running statistics",
-            "published": {"params_m": pub_p, "gflops": pub_f, "source": card.published.source}}))
+            "published": {"params_m": pub_p, "gflops": pub_f, "source": card.published.source},
+            "weights": weights.describe()}))
     if args.json:
         print(json.dumps([dict(zip(("model", "input", "params_m", "gflops", "published_params_m", "published_gflops",
                                     "params_match", "gflops_match"), r)) for r in rows], indent=2))
@@ -88,6 +94,8 @@ def run(args, parser) -> int:
             if pf is not None:
                 pub.append(f"{pf} GFLOPs {'ok' if mf else 'DIFFERS'}")
             print(f"{name:<36} {inp:>8} {pm:>11.3f} {gf:>8.3f}   {', '.join(pub) or '-'}")
+        print(f"weights: {weights.label()}" if len(cards) == 1 else
+              f"weights: {args.weights if args.weights != 'random' else 'random (seed 0)'}")
     if not args.no_record:
         out = sys.stderr if args.json else sys.stdout
         for card, rec in zip(cards, records):

@@ -78,7 +78,7 @@ def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
     if weights == "random":
         return net, WeightsInfo("random", None, True, seed)
     sha = None
-    if weights is None:
+    if weights is None or weights == "zoo":
         download = card.downloads.checkpoint
         if download is None or download.url is None:
             raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model; pass --weights PATH|URL "
