@@ -18,3 +18,23 @@ def import_paddle():
     except ImportError:
         raise MissingBackendError("paddlepaddle", "paddle") from None
     return paddle
+
+
+def upsample(x, factor: int, mode: str = "nearest"):
+    """Upsample by an integer factor, passing the output *size*, not a scale.
+
+    Exported graphs must run under oneDNN and convert with paddle2onnx; both reject the float-array
+    ``scale`` attribute that ``scale_factor`` produces (PaddleDetection's own HRNet fails there). For
+    factors of two the size gives the same sampling positions, so the numbers do not change.
+    """
+    import paddle
+    import paddle.nn.functional as F
+
+    h, w = x.shape[2], x.shape[3]
+    if isinstance(h, int) and h > 0 and isinstance(w, int) and w > 0:
+        size = [h * factor, w * factor]
+    else:  # dynamic spatial size (bottom-up models on whole images)
+        size = paddle.shape(x)[2:] * factor
+    if mode == "nearest":
+        return F.interpolate(x, size=size, mode="nearest")
+    return F.interpolate(x, size=size, mode=mode, align_corners=False)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
+from kbench.zoo.paddle import upsample
 from kbench.zoo.paddle.hrnet import BasicBlock, HRNet
 
 __all__ = ["HigherHRNetHead", "HigherHRNetNet"]
@@ -49,7 +49,7 @@ class HigherHRNetHead(nn.Layer):
     def forward(self, x1):
         xo1 = self.conv1(x1)
         xo2 = self.conv2(self.blocks(self.deconv(paddle.concat((x1, xo1), axis=1))))
-        up = F.interpolate(xo1, scale_factor=2.0, mode="bilinear", align_corners=False)
+        up = upsample(xo1, 2, mode="bilinear")
         j = self.num_joints
         return (up[:, :j] + xo2[:, :j]) / 2, up[:, j:]
 

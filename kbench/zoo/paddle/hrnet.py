@@ -3,8 +3,9 @@
 Written for kbench; the sub-layer names follow PaddleDetection's (``la1.block_layer2_1.conv1.conv.weight``,
 ``st2.stage_st2_1.branches_func.bb_st2_1_branch_layer_1_1...``, ``...fuse_func.residual_st2_1_layer_1_2...``)
 so that a released ``.pdparams`` loads with no missing and no unexpected key. Differences that do not
-change the numbers, made for export: the fuse upsampling passes a float ``scale_factor`` (Paddle's
-exporters reject the integer attribute), and SE blocks, unused by every keypoint config, are left out.
+change the numbers, made for export: the fuse upsampling passes an output size, not a scale (oneDNN and
+paddle2onnx reject the scale attribute, which is where PaddleDetection's own HRNet fails), and SE blocks,
+unused by every keypoint config, are left out.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+
+from kbench.zoo.paddle import upsample
 
 __all__ = ["ConvNorm", "HRNet", "HRNET_CHANNELS"]
 
@@ -148,7 +151,7 @@ class Fuse(nn.Layer):
                 for conv in self.paths[i, j]:
                     y = conv(y)
                 if j > i:
-                    y = F.interpolate(y, scale_factor=float(2 ** (j - i)), mode="nearest")
+                    y = upsample(y, 2 ** (j - i))
                 acc = paddle.add(acc, y)
             outs.append(F.relu(acc))
         return outs

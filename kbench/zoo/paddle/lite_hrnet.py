@@ -13,6 +13,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from kbench.zoo.paddle import upsample
+
 __all__ = ["LiteHRNet", "LITE_HRNET_CONFIGS"]
 
 #: Per network type: modules, branches, blocks per stage; module type; channel-weighting reduce ratio; widths.
@@ -195,14 +197,14 @@ class LiteHRNetModule(nn.Layer):
 
 
 class _Upsample(nn.Layer):
-    """Nearest upsampling with a float scale (exporters reject the integer attribute); no parameters."""
+    """Nearest upsampling by an integer factor, by output size (see :func:`kbench.zoo.paddle.upsample`)."""
 
     def __init__(self, scale: int):
         super().__init__()
-        self.scale = float(scale)
+        self.scale = int(scale)
 
     def forward(self, x):
-        return F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        return upsample(x, self.scale)
 
 
 class IterativeHead(nn.Layer):
