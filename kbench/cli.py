@@ -45,6 +45,13 @@ _PROFILE_EPILOG = """examples:
 """
 
 
+_CONFORMANCE_EPILOG = """examples:
+  kbench conformance --models tinypose_128x96
+  kbench conformance --models 'hrnet_*' --backends paddle-inference,onnxruntime
+  kbench conformance --json > matrix.json
+"""
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -147,6 +154,28 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default, seeded)")
     add_record_options(prof)
     prof.set_defaults(handler="kbench.commands.profile:run")
+
+    conf = sub.add_parser("conformance", help="every runtime against Paddle dygraph FP32, as a matrix",
+                          epilog=_CONFORMANCE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                          description="Run the same seeded random input, on the same seeded random weights, through "
+                                      "every runtime available here for every zoo model, and print the maximum "
+                                      "absolute and relative output difference against Paddle dygraph FP32 and "
+                                      "whether the heatmap argmax keypoints agree. Exit 1 if a cell is outside "
+                                      "tolerance (FP32 1e-4 relative, FP16 2e-2).")
+    conf.add_argument("--models", metavar="NAMES", help="comma-separated names or globs (default: all)")
+    conf.add_argument("--backends", metavar="RUNTIMES",
+                      help="comma-separated runtimes (default: paddle-inference,onnxruntime,lite,torch)")
+    conf.add_argument("--fp16", action="store_true", help="run the runtimes in FP16 (GPU runtimes)")
+    conf.add_argument("--batch", type=_positive_int, default=1, help="batch size (default: %(default)s)")
+    conf.add_argument("--threads", type=_positive_int, help="CPU threads for runtimes that take a count")
+    conf.add_argument("--json", action="store_true", help="print the cells as JSON")
+    conf.set_defaults(handler="kbench.commands.conformance:run")
+
+    doc = sub.add_parser("doctor", help="which runtimes and devices are usable here, and why not",
+                         description="List the runtimes kbench knows, whether each is usable on this machine and, if "
+                                     "not, what to install; GPUs, ARM devices and the Paddle Lite worker's Python.")
+    doc.add_argument("--json", action="store_true", help="print the report as JSON")
+    doc.set_defaults(handler="kbench.commands.doctor:run")
     return parser
 
 

@@ -1,0 +1,201 @@
+"""Paddle Inference on an exported static model: CPU with oneDNN and a thread count, GPU, Paddle-TensorRT.
+
+The model comes from one of three places: kbench's own export of the card's network (cached), an
+exported directory (``model_dir``), or one of the zoo's deploy packages (the ``.tar`` behind the
+README's deploy links: ``model.pdmodel``, ``model.pdiparams`` and ``infer_cfg.yml``).
+
+kbench exports the legacy program format and runs it on the classic executor: in Paddle 3.3 the PIR
+executor's oneDNN kernels reject the interpolation op's attributes (any model with upsampling fails),
+while the legacy path runs every zoo model under oneDNN.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from kbench.adapters.base import Adapter, ModelOutputs, check_batch
+from kbench.errors import InputError
+
+__all__ = ["PaddleInferenceAdapter", "artifacts_dir", "weights_id", "open_deploy_package"]
+
+
+def artifacts_dir() -> Path:
+    """Root of kbench's exported-artifact cache: ``$KBENCH_CACHE/artifacts`` or ``~/.cache/kbench/artifacts``."""
+    root = os.environ.get("KBENCH_CACHE")
+    return Path(root) / "artifacts" if root else Path.home() / ".cache" / "kbench" / "artifacts"
+
+
+def weights_id(card, weights: str | None, seed: int = 0) -> str:
+    """A short identity of the weights, for cache keys: ``random-seed0`` or the file's sha256 prefix."""
+    from kbench._fileio import sha256_file
+    from kbench.weights.download import resolve_weights
+
+    if weights == "random":
+        return f"random-seed{seed}"
+    if weights in (None, "zoo"):
+        dl = card.downloads.checkpoint
+        if dl is None or dl.url is None:
+            raise InputError(f"{card.name}: the zoo publishes no checkpoint; pass --weights PATH|URL or random")
+        weights, sha = dl.url, dl.sha256
+    else:
+        sha = None
+    return sha256_file(resolve_weights(weights, sha256=sha))[:16]
+
+
+def open_deploy_package(path: str | os.PathLike, into: Path) -> Path:
+    """Extract a PaddleDetection deploy ``.tar`` safely and return the directory holding the model files."""
+    p = Path(path)
+    if p.is_dir():
+        return _find_model_dir(p)
+    try:
+        with tarfile.open(p) as tar:
+            members = tar.getmembers()
+            for m in members:
+                target = (into / m.name).resolve()
+                if not str(target).startswith(str(into.resolve()) + os.sep) and target != into.resolve():
+                    raise InputError(f"{p}: refusing to extract {m.name!r}, which points outside the package")
+                if m.issym() or m.islnk() or m.isdev():
+                    raise InputError(f"{p}: refusing to extract link or device {m.name!r}")
+            into.mkdir(parents=True, exist_ok=True)
+            tar.extractall(into, members=members, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise InputError(f"{p}: not a readable deploy package ({exc})") from None
+    return _find_model_dir(into)
+
+
+def _find_model_dir(root: Path) -> Path:
+    for cfg in sorted(root.rglob("infer_cfg.yml")):
+        return cfg.parent
+    for graph in sorted(root.rglob("*.pdmodel")) + sorted(root.rglob("*.json")):
+        if graph.with_suffix(".pdiparams").is_file():
+            return graph.parent
+    raise InputError(f"{root}: no exported model (model.pdmodel + model.pdiparams) found")
+
+
+def _check_infer_cfg(model_dir: Path, card) -> dict:
+    """Read ``infer_cfg.yml`` (if any) and check it describes a model the card can stand for."""
+    cfg_path = model_dir / "infer_cfg.yml"
+    if not cfg_path.is_file():
+        return {}
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(cfg_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{cfg_path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    arch = str(cfg.get("arch", ""))
+    if arch and ((arch == "HigherHRNet") == card.top_down):
+        raise InputError(f"{cfg_path}: a {arch} package does not fit {card.name} ({card.architecture})")
+    for step in cfg.get("Preprocess", []) or []:
+        size = step.get("trainsize") if isinstance(step, dict) else None
+        if size and list(size) != list(card.input_size):
+            raise InputError(f"{cfg_path}: trainsize {size} differs from {card.name}'s input {card.input_size}")
+    return cfg
+
+
+class PaddleInferenceAdapter(Adapter):
+    """Paddle Inference predictor on a static model."""
+
+    name = "paddle-inference"
+
+    def load(self, card, weights="random", device="cpu", precision="fp32", batch=1, threads=None, model_dir=None,
+             onednn=True, tensorrt=False, **options):
+        """Export (or open) the model and create a predictor.
+
+        Args:
+            model_dir: an exported model directory or a deploy ``.tar``; None exports the card's network.
+            onednn: use oneDNN on CPU.
+            tensorrt: on GPU, run through Paddle-TensorRT (always for fp16, which Paddle runs through TensorRT
+                or its GPU fp16 mode).
+            Others: see :meth:`Adapter.load`.
+        """
+        self.check_target(device, precision)
+        from kbench.zoo.paddle import import_paddle
+
+        paddle = import_paddle()
+        from paddle import inference
+
+        self.card, self.device, self.precision, self.threads = card, device, precision, threads
+        self.infer_cfg = {}
+        if model_dir is None:
+            from kbench.export.paddle_inference import export_paddle_inference
+
+            ident = weights_id(card, weights)
+            out = artifacts_dir() / f"paddle-inference-{card.name}-{ident}-legacy"
+            if not (out / "manifest.json").is_file():
+                export_paddle_inference(card, out, weights, None, legacy=True)
+            self.source = {"export": str(out), "weights": ident}
+            model_path = out
+        else:
+            model_path = open_deploy_package(model_dir, artifacts_dir() / "deploy" / Path(model_dir).name)
+            self.infer_cfg = _check_infer_cfg(model_path, card)
+            self.source = {"package": str(model_dir)}
+        from kbench.export.paddle_inference import model_files
+
+        graph, params = model_files(model_path)
+        cfg = inference.Config(str(graph), str(params))
+        cfg.disable_glog_info()
+        cfg.switch_ir_optim(True)
+        if graph.suffix == ".pdmodel":
+            cfg.enable_new_ir(False)  # see the module docstring: oneDNN needs the classic executor
+        if device == "gpu":
+            if not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() == 0:
+                raise InputError("Paddle Inference on GPU needs paddlepaddle-gpu and a CUDA device; none here "
+                                 "(use --device cpu)")
+            trt_built = tuple(inference.get_trt_compile_version()) != (0, 0, 0)
+            if tensorrt and not trt_built:
+                raise InputError("Paddle-TensorRT is not compiled into this paddlepaddle-gpu build: install a "
+                                 "TensorRT-enabled paddlepaddle-gpu, or drop --tensorrt")
+            half = inference.PrecisionType.Half
+            if precision == "fp16" and not trt_built:
+                cfg.enable_use_gpu(256, 0, half)  # Paddle's own GPU fp16 (mixed precision) kernels
+            else:
+                cfg.enable_use_gpu(256, 0)
+            if tensorrt or (precision == "fp16" and trt_built):
+                mode = half if precision == "fp16" else inference.PrecisionType.Float32
+                cfg.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=max(1, batch),
+                                           min_subgraph_size=3, precision_mode=mode, use_static=False,
+                                           use_calib_mode=False)
+                tensorrt = True
+        else:
+            cfg.disable_gpu()
+            if onednn:
+                cfg.enable_mkldnn()
+            cfg.set_cpu_math_library_num_threads(int(threads or 1))
+        self.onednn = bool(onednn) and device == "cpu"
+        self.tensorrt = device == "gpu" and bool(tensorrt)
+        try:
+            self.predictor = inference.create_predictor(cfg)
+        except Exception as exc:  # Paddle raises its own error types with multi-line text
+            raise InputError(f"Paddle Inference could not load {graph}: {str(exc).strip().splitlines()[0]}") from None
+        self.version = paddle.__version__
+        self.graph = graph
+
+    def describe(self) -> dict:
+        """Runtime, version, device, oneDNN/TensorRT, input and output names."""
+        p = self.predictor
+        return {"runtime": self.name, "version": self.version, "device": self.device, "precision": self.precision,
+                "onednn": self.onednn, "tensorrt": self.tensorrt, "threads": self.threads,
+                "inputs": list(p.get_input_names()), "outputs": list(p.get_output_names()), "model": str(self.graph),
+                "source": self.source}
+
+    def run(self, batch: np.ndarray) -> ModelOutputs:
+        """One predictor run; the first output is the heatmaps, the second (bottom-up) the tags."""
+        x = check_batch(batch, self.card)
+        p = self.predictor
+        handle = p.get_input_handle(p.get_input_names()[0])
+        handle.reshape(list(x.shape))
+        handle.copy_from_cpu(x)
+        p.run()
+        outs = [p.get_output_handle(n).copy_to_cpu() for n in p.get_output_names()]
+        if self.card.top_down:
+            return ModelOutputs(np.asarray(outs[0], dtype=np.float32))
+        return ModelOutputs(np.asarray(outs[0], dtype=np.float32), np.asarray(outs[1], dtype=np.float32))
+
+    def close(self) -> None:
+        """Drop the predictor."""
+        self.predictor = None

@@ -1,0 +1,155 @@
+"""The conformance matrix: every runtime against Paddle dygraph FP32 on the same seeded input and weights.
+
+For each (model, runtime) cell: the same random-weight model (seed 0) and the same seeded input batch
+run through the runtime and through Paddle dygraph FP32; the cell holds the largest absolute output
+difference, that difference relative to the largest reference magnitude, and how many joints' heatmap
+argmax locations agree. A disagreement where the reference's two candidate values differ by less
+than the measured error is a tie within numerical noise, and is counted as such rather than as a
+failure. Tolerances: FP32 relative difference <= 1e-4; FP16 <= 2e-2 (half precision carries 11 bits
+of mantissa, about 5e-4 per operation, and HRNet stacks dozens of layers; measured values sit well
+below this bound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from kbench.adapters.base import ModelOutputs, get_adapter, runtime_status
+
+__all__ = ["TOLERANCE", "Cell", "reference_input", "compare_outputs", "run_cell", "conformance_matrix"]
+
+#: Relative tolerance of a cell, by precision.
+TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
+#: Spatial size of the seeded input of bottom-up models (whole images; any multiple of 32 works).
+BOTTOM_UP_SIZE = 256
+
+
+@dataclass
+class Cell:
+    """One model x runtime result."""
+
+    model: str
+    runtime: str
+    precision: str
+    status: str  # "pass", "fail", "unavailable", "error"
+    max_abs: float | None = None
+    max_rel: float | None = None
+    argmax_agree: int | None = None
+    argmax_ties: int | None = None
+    joints: int | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def reference_input(card, batch: int = 1, seed: int = 0) -> np.ndarray:
+    """The seeded input batch every runtime gets (standard normal, as normalised images look)."""
+    w, h = card.input_size
+    if not card.top_down:
+        w = h = BOTTOM_UP_SIZE
+    return np.random.default_rng(seed).standard_normal((batch, 3, h, w)).astype(np.float32)
+
+
+def compare_outputs(ref: ModelOutputs, got: ModelOutputs) -> dict:
+    """Differences between two runtimes' outputs and heatmap-argmax agreement (ties within noise counted apart)."""
+    if len(ref.arrays()) != len(got.arrays()):
+        raise ValueError(f"the runtime returned {len(got.arrays())} outputs, the reference {len(ref.arrays())}")
+    max_abs, scale = 0.0, 0.0
+    for r, g in zip(ref.arrays(), got.arrays()):
+        if r.shape != g.shape:
+            raise ValueError(f"output shape {g.shape} differs from the reference's {r.shape}")
+        max_abs = max(max_abs, float(np.abs(r.astype(np.float64) - g).max()))
+        scale = max(scale, float(np.abs(r).max()))
+    hm_r = ref.heatmaps.reshape(ref.heatmaps.shape[0] * ref.heatmaps.shape[1], -1).astype(np.float64)
+    hm_g = got.heatmaps.reshape(hm_r.shape).astype(np.float64)
+    a_r, a_g = hm_r.argmax(axis=1), hm_g.argmax(axis=1)
+    rows = np.arange(len(a_r))
+    agree = a_r == a_g
+    tie = ~agree & (hm_r[rows, a_r] - hm_r[rows, a_g] <= 2 * max_abs)
+    return {"max_abs": max_abs, "max_rel": max_abs / scale if scale > 0 else max_abs,
+            "argmax_agree": int(agree.sum()), "argmax_ties": int(tie.sum()), "joints": int(len(a_r))}
+
+
+def run_cell(card, runtime: str, precision: str = "fp32", batch: int = 1, reference: ModelOutputs | None = None,
+             threads: int | None = None) -> Cell:
+    """Run one model on one runtime and compare with Paddle dygraph FP32."""
+    ok, why = runtime_status(runtime)
+    if not ok:
+        return Cell(card.name, runtime, precision, "unavailable", detail=why)
+    x = reference_input(card, batch)
+    if reference is None:
+        with get_adapter("paddle") as ref_adapter:
+            ref_adapter.load(card, weights="random")
+            reference = ref_adapter.run(x)
+    adapter = get_adapter(runtime)
+    try:
+        adapter.load(card, weights="random", device="cpu", precision=precision, batch=batch, threads=threads)
+        got = adapter.run(x)
+    finally:
+        adapter.close()
+    diff = compare_outputs(reference, got)
+    bad_argmax = diff["joints"] - diff["argmax_agree"] - diff["argmax_ties"]
+    passed = diff["max_rel"] <= TOLERANCE[precision] and bad_argmax == 0
+    return Cell(card.name, runtime, precision, "pass" if passed else "fail", **diff)
+
+
+def conformance_matrix(cards, runtimes, precision: str = "fp32", batch: int = 1, progress: bool = True,
+                       threads: int | None = None) -> list[Cell]:
+    """Every (model, runtime) cell; errors become cells with status "error" and a one-line detail."""
+    from tqdm import tqdm
+
+    from kbench.errors import InputError
+
+    cells = []
+    total = len(cards) * len(runtimes)
+    with tqdm(total=total, desc="conformance", unit="cell", disable=not progress) as bar:
+        for card in cards:
+            reference = None
+            for runtime in runtimes:
+                bar.set_postfix_str(f"{card.name} / {runtime}")
+                try:
+                    if reference is None and runtime_status(runtime)[0]:
+                        with get_adapter("paddle") as ref_adapter:
+                            ref_adapter.load(card, weights="random")
+                            reference = ref_adapter.run(reference_input(card, batch))
+                    cells.append(run_cell(card, runtime, precision, batch, reference, threads))
+                except (InputError, ValueError) as exc:
+                    cells.append(Cell(card.name, runtime, precision, "error", detail=str(exc).splitlines()[0]))
+                except Exception as exc:  # a runtime's own failure is a cell of the matrix, not a crash
+                    first = (str(exc).strip().splitlines() or [""])[0]
+                    cells.append(Cell(card.name, runtime, precision, "error", detail=f"{type(exc).__name__}: {first}"))
+                bar.update(1)
+    return cells
+
+
+def format_matrix(cells: list[Cell]) -> str:
+    """Models as rows, runtimes as columns; each cell: relative difference and argmax agreement."""
+    runtimes = list(dict.fromkeys(c.runtime for c in cells))
+    models = list(dict.fromkeys(c.model for c in cells))
+    by = {(c.model, c.runtime): c for c in cells}
+    width = 24
+    lines = [f"{'model':<34}" + "".join(f"{r:>{width}}" for r in runtimes)]
+    for m in models:
+        row = f"{m:<34}"
+        for r in runtimes:
+            c = by[(m, r)]
+            if c.status in ("pass", "fail"):
+                mark = "ok" if c.status == "pass" else "FAIL"
+                agree = f"{c.argmax_agree + c.argmax_ties}/{c.joints}"
+                text = f"{c.max_rel:.1e} {agree} {mark}"
+            else:
+                text = c.status
+            row += f"{text:>{width}}"
+        lines.append(row)
+    notes = [f"  {c.model} / {c.runtime}: {c.status}: {c.detail}" for c in cells if c.status in ("unavailable", "error")]
+    unavailable = {c.runtime: c.detail for c in cells if c.status == "unavailable"}
+    lines.append("cells: max |diff| / max |reference| against Paddle dygraph FP32 (same weights and input), "
+                 "heatmap argmax agreement (ties within noise count as agreeing), ok = within tolerance")
+    if unavailable:
+        lines.extend(f"  {r}: {why}" for r, why in unavailable.items())
+    lines.extend(n for n in notes if "unavailable" not in n)
+    return "\n".join(lines)
