@@ -145,7 +145,8 @@ def format_matrix(cells: list[Cell]) -> str:
                 text = c.status
             row += f"{text:>{width}}"
         lines.append(row)
-    notes = [f"  {c.model} / {c.runtime}: {c.status}: {c.detail}" for c in cells if c.status in ("unavailable", "error")]
+    notes = [f"  {c.model} / {c.runtime}: {c.status}: {c.detail}" for c in cells
+             if c.status in ("unavailable", "error")]
     unavailable = {c.runtime: c.detail for c in cells if c.status == "unavailable"}
     lines.append("cells: max |diff| / max |reference| against Paddle dygraph FP32 (same weights and input), "
                  "heatmap argmax agreement (ties within noise count as agreeing), ok = within tolerance")

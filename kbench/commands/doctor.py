@@ -62,8 +62,8 @@ def run(args, parser) -> int:
             devices.append(dev)
         if ok and not devices:
             ok, why = False, f"needs a GPU: {gpu_why}"
-        rows.append({"runtime": name, "usable": ok, "devices": devices if ok else [], "precisions": list(info.precisions),
-                     "why": "" if ok else why, "notes": info.notes})
+        rows.append({"runtime": name, "usable": ok, "devices": devices if ok else [],
+                     "precisions": list(info.precisions), "why": "" if ok else why, "notes": info.notes})
     report = {"runtimes": rows, "gpu": {"devices": gpus, "why": gpu_why}, "arm": {"devices": adb, "why": adb_why},
               "lite_worker": _lite_env()}
     if args.json:
