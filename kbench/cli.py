@@ -45,6 +45,12 @@ _PROFILE_EPILOG = """examples:
 """
 
 
+_EXPORT_EPILOG = """examples:
+  kbench export --model tinypose_128x96 --to onnx --weights random --batch 1
+  kbench export --model hrnet_w32_256x192 --to paddle-inference --out exported/hrnet
+  kbench export --model tinypose_128x96 --to lite --target arm --fp16
+"""
+
 _CONFORMANCE_EPILOG = """examples:
   kbench conformance --models tinypose_128x96
   kbench conformance --models 'hrnet_*' --backends paddle-inference,onnxruntime
@@ -170,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--threads", type=_positive_int, help="CPU threads for runtimes that take a count")
     conf.add_argument("--json", action="store_true", help="print the cells as JSON")
     conf.set_defaults(handler="kbench.commands.conformance:run")
+
+    exp = sub.add_parser("export", help="write a zoo model as a Paddle Inference, ONNX, Lite or TensorRT artifact",
+                         epilog=_EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="Export a zoo model's network with its weights, and write a manifest beside it "
+                                     "(source checkpoint sha256, exporter and versions, opset, input shape).")
+    exp.add_argument("--model", required=True, metavar="NAME", help="a zoo model (see `kbench zoo list`)")
+    exp.add_argument("--to", required=True, choices=("paddle-inference", "onnx", "lite", "tensorrt"),
+                     help="artifact kind")
+    exp.add_argument("--weights", default="zoo", metavar="PATH|URL|zoo|random",
+                     help="weights: the card's released checkpoint (zoo, default), a path or URL, or random (seeded)")
+    exp.add_argument("--fp16", action="store_true", help="FP16 artifact (ONNX, TensorRT, Lite on ARM)")
+    exp.add_argument("--fp16-io", action="store_true", help="with --to onnx --fp16: FP16 inputs and outputs too")
+    exp.add_argument("--batch", default="dynamic", metavar="N|dynamic", help="batch dimension (default: dynamic)")
+    exp.add_argument("--format", choices=("legacy", "pir"), default="legacy",
+                     help="Paddle Inference graph format: legacy .pdmodel (oneDNN, Lite, paddle2onnx) or PIR .json")
+    exp.add_argument("--target", choices=("x86", "arm"), default="x86", help="Paddle Lite target (default: x86)")
+    exp.add_argument("--out", metavar="PATH", help="output path (default: ./kbench-exports/...)")
+    exp.set_defaults(handler="kbench.commands.export:run")
 
     doc = sub.add_parser("doctor", help="which runtimes and devices are usable here, and why not",
                          description="List the runtimes kbench knows, whether each is usable on this machine and, if "

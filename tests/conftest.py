@@ -24,3 +24,16 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"KBENCH_SHARED_DATA={root} is set but is not a directory")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_kbench_cache(tmp_path_factory):
+    """Exports and downloads go to a cache made for this test session, so no test reads an artifact that an
+    earlier version of kbench wrote (the Paddle Lite worker environment is not a cache and is kept)."""
+    old = os.environ.get("KBENCH_CACHE")
+    os.environ["KBENCH_CACHE"] = str(tmp_path_factory.mktemp("kbench-cache"))
+    yield
+    if old is None:
+        os.environ.pop("KBENCH_CACHE", None)
+    else:
+        os.environ["KBENCH_CACHE"] = old
