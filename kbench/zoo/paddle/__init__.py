@@ -38,3 +38,23 @@ def upsample(x, factor: int, mode: str = "nearest"):
     if mode == "nearest":
         return F.interpolate(x, size=size, mode="nearest")
     return F.interpolate(x, size=size, mode=mode, align_corners=False)
+
+
+def sigmoid(x):
+    """``F.sigmoid`` that also builds in the legacy static graph.
+
+    Paddle 3.3's generated ``sigmoid`` accepts dygraph tensors and PIR values only, so the legacy export
+    (for oneDNN, Paddle Lite and paddle2onnx) needs the operator appended the old way; it is the same
+    ``sigmoid`` kernel either way.
+    """
+    import paddle
+    import paddle.nn.functional as F
+
+    if paddle.in_dynamic_mode() or paddle.framework.in_pir_mode():
+        return F.sigmoid(x)
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper("sigmoid")
+    out = helper.create_variable_for_type_inference(dtype=x.dtype)
+    helper.append_op(type="sigmoid", inputs={"X": x}, outputs={"Out": out})
+    return out

@@ -13,7 +13,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from kbench.zoo.paddle import upsample
+from kbench.zoo.paddle import sigmoid, upsample
 
 __all__ = ["LiteHRNet", "LITE_HRNET_CONFIGS"]
 
@@ -44,7 +44,7 @@ class ConvNorm(nn.Layer):
         if self.act == "relu":
             return F.relu(x)
         if self.act == "sigmoid":
-            return F.sigmoid(x)
+            return sigmoid(x)
         return x
 
 

@@ -24,16 +24,18 @@ def import_torch():
 
 
 def upsample(x, factor: int, mode: str = "nearest"):
-    """Upsample by an integer factor, passing the output *size*, as :func:`kbench.zoo.paddle.upsample` does.
+    """Upsample by an integer factor, with the numbers of :func:`kbench.zoo.paddle.upsample`.
 
-    With a size and no scale, torch samples at ``in / out`` exactly, which for an integer factor is Paddle's
-    sampling, so the numbers match; in an ONNX graph the size becomes a ``Resize`` with ``sizes`` computed
-    from the input's shape, which keeps dynamic spatial axes working (bottom-up models on whole images).
-    Bilinear uses ``align_corners=False`` (half-pixel centres), as Paddle's ``upsample`` does.
+    Paddle's version passes the output *size* because oneDNN and paddle2onnx reject a scale attribute. Neither
+    reads this graph; here the integer factor is passed as the scale, which samples at exactly the positions the
+    size gives (for nearest, source ``floor(dst / factor)``; for bilinear with ``align_corners=False``, source
+    ``(dst + 0.5) / factor - 0.5``, the factor being exact in float), so the outputs equal Paddle's. The scale
+    is what keeps exported graphs simple: ONNX gets one ``Resize`` with constant ``scales``, which works with a
+    dynamic height and width (bottom-up models on whole images) and lets shape inference keep static sizes
+    static, where sizes read from the input's shape would hide every spatial size behind ``Shape`` nodes.
     """
     import torch.nn.functional as F
 
-    size = (x.shape[2] * factor, x.shape[3] * factor)
     if mode == "nearest":
-        return F.interpolate(x, size=size, mode="nearest")
-    return F.interpolate(x, size=size, mode=mode, align_corners=False)
+        return F.interpolate(x, scale_factor=float(factor), mode="nearest")
+    return F.interpolate(x, scale_factor=float(factor), mode=mode, align_corners=False)

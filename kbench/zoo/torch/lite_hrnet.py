@@ -49,14 +49,32 @@ class ConvNorm(nn.Module):
         return x
 
 
+def _static_size(x) -> tuple[int, int]:
+    # Lite-HRNet runs on fixed-size crops: Python ints make the exported graph's sizes constants, so ONNX shape
+    # inference keeps every spatial size (sizes read from a tensor's shape would become Shape nodes).
+    return int(x.shape[2]), int(x.shape[3])
+
+
 def channel_shuffle(x, groups: int):
     """Interleave channel groups (ShuffleNet).
 
-    The batch dimension is passed as -1 so that an exported graph keeps a dynamic batch axis.
+    The batch dimension is passed as -1, the others as Python ints, so that an exported graph keeps a dynamic
+    batch axis and reshapes to constant shapes.
     """
-    c, h, w = x.shape[1:4]
+    c = int(x.shape[1])
+    h, w = _static_size(x)
     x = x.reshape(-1, groups, c // groups, h, w).transpose(1, 2)
     return x.reshape(-1, c, h, w)
+
+
+def _halves(x):
+    """The two channel halves, as Paddle's ``x.chunk(2, axis=1)`` gives them (channel counts here are even).
+
+    Slicing at a Python int exports as two constant slices, where ``chunk`` exports slice ends computed
+    from the input's shape.
+    """
+    half = int(x.shape[1]) // 2
+    return x[:, :half], x[:, half:]
 
 
 def _dw_pw(c_in, c_mid, c_out, stride, relu_last=True):
@@ -85,7 +103,7 @@ class Stem(nn.Module):
 
     def forward(self, x):
         x = self.conv1(x)
-        x1, x2 = x.chunk(2, dim=1)
+        x1, x2 = _halves(x)
         x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(x2)))
         return channel_shuffle(torch.cat([self.branch1(x1), x2], dim=1), 2)
 
@@ -100,8 +118,25 @@ class ShuffleUnit(nn.Module):
                                      ConvNorm(half, half, 1, act="relu"))
 
     def forward(self, x):
-        x1, x2 = x.chunk(2, dim=1)
+        x1, x2 = _halves(x)
         return channel_shuffle(torch.cat([x1, self.branch2(x2)], dim=1), 2)
+
+
+def _resize_to(x, size, mode: str = "nearest"):
+    """Resize to ``size`` as Paddle's ``F.interpolate(x, size, ...)`` does (bilinear: ``align_corners=True``).
+
+    Where ``size`` is the same integer multiple of the input's in both axes (every branch of a zoo network),
+    the multiple is passed as the scale instead: the sampling positions are the same (nearest: source
+    ``floor(dst * in / out)``; bilinear with aligned corners: source ``dst * (in - 1) / (out - 1)``, a formula of
+    the sizes alone), and the exported ``Resize`` gets constant scales, where a size makes the exporter build
+    the output shape from the input's (dynamic) batch axis and ONNX shape inference loses every size after it.
+    """
+    h, w = _static_size(x)
+    oh, ow = int(size[0]), int(size[1])
+    align = True if mode == "bilinear" else None
+    if oh % h == 0 and ow % w == 0 and oh // h == ow // w:
+        return F.interpolate(x, scale_factor=float(oh // h), mode=mode, align_corners=align)
+    return F.interpolate(x, size=(oh, ow), mode=mode, align_corners=align)
 
 
 def _pool_to(x, size):
@@ -112,7 +147,7 @@ def _pool_to(x, size):
     last), the same windows are a plain average pool with kernel = stride = in / out, which is used then
     because the ONNX exporter turns it into one ``AveragePool`` whatever the batch axis.
     """
-    h, w = int(x.shape[2]), int(x.shape[3])
+    h, w = _static_size(x)
     oh, ow = int(size[0]), int(size[1])
     if h % oh == 0 and w % ow == 0:
         kernel = (h // oh, w // ow)
@@ -131,10 +166,10 @@ class CrossResolutionWeighting(nn.Module):
         self.conv2 = ConvNorm(total // ratio, total, 1, act="sigmoid")
 
     def forward(self, xs):
-        size = xs[-1].shape[-2:]
+        size = _static_size(xs[-1])
         pooled = [_pool_to(s, size) for s in xs[:-1]] + [xs[-1]]
         weights = torch.split(self.conv2(self.conv1(torch.cat(pooled, 1))), self.channels, 1)
-        return [s * F.interpolate(w, size=s.shape[-2:], mode="nearest") for s, w in zip(xs, weights)]
+        return [s * _resize_to(w, _static_size(s), "nearest") for s, w in zip(xs, weights)]
 
 
 class SpatialWeighting(nn.Module):
@@ -161,7 +196,7 @@ class ConditionalChannelWeighting(nn.Module):
         self.spatial_weighting = nn.ModuleList([SpatialWeighting(c, 4) for c in half])
 
     def forward(self, xs):
-        parts = [s.chunk(2, dim=1) for s in xs]
+        parts = [_halves(s) for s in xs]
         x1 = [p[0] for p in parts]
         x2 = self.cross_resolution_weighting([p[1] for p in parts])
         x2 = [sw(dw(s)) for s, dw, sw in zip(x2, self.depthwise_convs, self.spatial_weighting)]
@@ -252,7 +287,7 @@ class IterativeHead(nn.Module):
             if last is not None:
                 # Paddle resizes to the target size with align_corners=True (corner pixels aligned), unlike the
                 # half-pixel bilinear of HigherHRNet's head.
-                s = s + F.interpolate(last, size=s.shape[-2:], mode="bilinear", align_corners=True)
+                s = s + _resize_to(last, _static_size(s), "bilinear")
             last = self.projects[i](s)
             ys.append(last)
         return ys[::-1]
