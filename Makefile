@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml Makefile
 	# PaddleDetection's own post-processing is the reference of the OKS-NMS parity test; its package
 	# imports paddle, so the test loads the one numpy module it needs from the installed files.
 	$(BIN)/pip install --quiet --no-deps paddledet==2.6.0
+	# Paddle Lite has wheels up to Python 3.10 only: kbench runs it in a worker environment of its own
+	# (~/.cache/kbench/lite-env-py310, or $$KBENCH_LITE_ENV), built from a Python 3.10 (pyenv, $$KBENCH_PY310).
+	$(BIN)/python -c "from kbench.lite.env import ensure_lite_env; ensure_lite_env()"
 	touch $(STAMP)
 
 ## Main job on a built-in default: evaluate the synthetic COCO-like sample and print the summary.

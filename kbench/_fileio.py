@@ -57,6 +57,9 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int = 2) -> Pat
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(obj, fh, indent=indent, sort_keys=False, allow_nan=True)
             fh.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; records and manifests are ordinary files
         os.replace(tmp, p)
     except BaseException:
         try:

@@ -69,8 +69,8 @@ RUNTIMES: dict[str, RuntimeInfo] = {
                             (("tensorrt", "tensorrt"), ("onnx", "onnx")), "tensorrt", ("gpu",), ("fp32", "fp16"),
                             "engine built from the ONNX model, cached on disk"),
     "lite": RuntimeInfo("lite", "kbench.adapters.paddle_lite:PaddleLiteAdapter", (("paddle", "paddlepaddle"),),
-                        "lite", ("cpu",), ("fp32",),
-                        "Paddle Lite x86 in a Python 3.10 worker environment; ARM through adb"),
+                        "lite", ("cpu",), ("fp32", "fp16"),
+                        "Paddle Lite x86 in a Python 3.10 worker environment; ARM (fp16 too) through adb"),
     "torch": RuntimeInfo("torch", "kbench.adapters.torch:TorchAdapter", (("torch", "torch"),), "torch",
                          ("cpu", "gpu"), ("fp32", "fp16"), "kbench's PyTorch networks on the same checkpoints"),
 }

@@ -55,7 +55,8 @@ def run(args, parser) -> int:
             raise InputError("FP16 Paddle Lite models are an ARM feature: add --target arm")
         from kbench.export.lite import convert_to_lite
 
-        path = convert_to_lite(card, out, weights=weights, target=args.target, batch=batch or 1)
+        path = convert_to_lite(card, out, weights=weights, target=args.target, batch=batch or 1,
+                               precision="fp16" if args.fp16 else "fp32")
     else:
         from kbench.adapters.tensorrt import build_engine
 

@@ -98,5 +98,6 @@ def test_profile_records_the_weights(checkpoint, tmp_path):
     weights = json.loads((tmp_path / "r.json").read_text())["options"]["weights"]
     assert weights["random"] is False and len(weights["sha256"]) == 64
     out = subprocess.run([sys.executable, "-m", "kbench", "profile", "--model", "tinypose_128x96", "--weights",
-                          str(tmp_path / "absent.pdparams"), "--no-record"], capture_output=True, text=True, timeout=300)
+                          str(tmp_path / "absent.pdparams"), "--no-record"], capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
