@@ -22,17 +22,18 @@ class PaddleDygraphAdapter(Adapter):
         from kbench.zoo.paddle.load import load_model
 
         paddle = import_paddle()
-        if device == "gpu":
-            if not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() == 0:
-                raise InputError("no CUDA GPU is usable by paddle here (CPU build, or no device): use --device cpu "
-                                 "or install paddlepaddle-gpu on a machine with a GPU")
-            paddle.set_device("gpu")
-        else:
-            paddle.set_device("cpu")
-        if threads:
-            paddle.set_num_threads(int(threads)) if hasattr(paddle, "set_num_threads") else None
+        if device == "gpu" and (not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() == 0):
+            raise InputError("no CUDA GPU is usable by paddle here (CPU build, or no device): use --device cpu "
+                             "or install paddlepaddle-gpu on a machine with a GPU")
+        if threads and hasattr(paddle, "set_num_threads"):
+            paddle.set_num_threads(int(threads))
         self.card, self.device, self.precision = card, device, precision
+        # Weights are made on the CPU (a seeded random model draws different numbers on a GPU), then moved.
+        paddle.set_device("cpu")
         self.net, self.weights = load_model(card, weights)
+        if device == "gpu":
+            paddle.set_device("gpu")
+            self.net.to(device="gpu")
         self._paddle = paddle
 
     def describe(self) -> dict:

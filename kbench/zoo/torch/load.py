@@ -9,8 +9,9 @@ Random weights (``weights="random"``) must be the *same* numbers in every runtim
 matrix compares runtimes on them. Two initialisations:
 
 * ``paddle`` (the default where paddle is importable): kbench's seeded Paddle model
-  (:func:`kbench.zoo.paddle.load.build_from_card`) is built and its state dict copied, so the torch model equals
-  the Paddle model of the same seed, bit for bit. :class:`WeightsInfo` source ``"random"``, as Paddle's.
+  (:func:`kbench.zoo.paddle.load.build_from_card`) is built on the CPU and its state dict copied, so the torch
+  model equals the Paddle model of the same seed built on the CPU, bit for bit. :class:`WeightsInfo` source
+  ``"random"``, as Paddle's.
 * ``numpy`` (without paddle, or when asked): :func:`numpy_random_state`, drawn from numpy with Paddle's default
   distributions (convolutions normal with std sqrt(2 / fan_in), biases 0, BatchNorm scale 1, shift 0, mean 0,
   variance 1), each tensor from a generator seeded by (seed, CRC-32 of its name), so the draw depends on neither
@@ -146,15 +147,24 @@ def _random_state(card: ModelCard, net, seed: int, random_init: str) -> tuple[di
     if random_init not in RANDOM_INITS:
         raise InputError(f"unknown random initialisation {random_init!r}; known: {', '.join(RANDOM_INITS)}")
     if random_init in ("auto", "paddle"):
-        try:
-            from kbench.zoo.paddle.load import build_from_card
+        from kbench.zoo.paddle import import_paddle
+        from kbench.zoo.paddle.load import build_from_card
 
-            paddle_net = build_from_card(card, seed)
+        try:
+            paddle = import_paddle()
         except MissingBackendError:
             if random_init == "paddle":
                 raise
         else:
-            return {k: v.numpy() for k, v in paddle_net.state_dict().items()}, "random"
+            # Built on the CPU whatever paddle's current device: the GPU draws other numbers from the same seed,
+            # and the weights must not depend on where a runtime runs. The device is restored for other users.
+            previous = paddle.get_device()
+            paddle.set_device("cpu")
+            try:
+                paddle_net = build_from_card(card, seed)
+                return {k: v.numpy() for k, v in paddle_net.state_dict().items()}, "random"
+            finally:
+                paddle.set_device(previous)
     shapes = {torch_to_paddle_key(k): tuple(v.shape) for k, v in net.state_dict().items() if not _is_torch_only(k)}
     return numpy_random_state(shapes, seed), "random-numpy"
 
