@@ -19,31 +19,9 @@ import numpy as np
 
 from kbench.adapters.base import Adapter, ModelOutputs, check_batch
 from kbench.errors import InputError
+from kbench.export.cache import artifacts_root, weights_key
 
-__all__ = ["PaddleInferenceAdapter", "artifacts_dir", "weights_id", "open_deploy_package"]
-
-
-def artifacts_dir() -> Path:
-    """Root of kbench's exported-artifact cache: ``$KBENCH_CACHE/artifacts`` or ``~/.cache/kbench/artifacts``."""
-    root = os.environ.get("KBENCH_CACHE")
-    return Path(root) / "artifacts" if root else Path.home() / ".cache" / "kbench" / "artifacts"
-
-
-def weights_id(card, weights: str | None, seed: int = 0) -> str:
-    """A short identity of the weights, for cache keys: ``random-seed0`` or the file's sha256 prefix."""
-    from kbench._fileio import sha256_file
-    from kbench.weights.download import resolve_weights
-
-    if weights == "random":
-        return f"random-seed{seed}"
-    if weights in (None, "zoo"):
-        dl = card.downloads.checkpoint
-        if dl is None or dl.url is None:
-            raise InputError(f"{card.name}: the zoo publishes no checkpoint; pass --weights PATH|URL or random")
-        weights, sha = dl.url, dl.sha256
-    else:
-        sha = None
-    return sha256_file(resolve_weights(weights, sha256=sha))[:16]
+__all__ = ["PaddleInferenceAdapter", "open_deploy_package"]
 
 
 def open_deploy_package(path: str | os.PathLike, into: Path) -> Path:
@@ -124,14 +102,14 @@ class PaddleInferenceAdapter(Adapter):
         if model_dir is None:
             from kbench.export.paddle_inference import export_paddle_inference
 
-            ident = weights_id(card, weights)
-            out = artifacts_dir() / f"paddle-inference-{card.name}-{ident}-legacy"
+            ident = weights_key(card, weights)
+            out = artifacts_root() / f"paddle-inference-{card.name}-{ident}-legacy"
             if not (out / "manifest.json").is_file():
                 export_paddle_inference(card, out, weights, None, legacy=True)
             self.source = {"export": str(out), "weights": ident}
             model_path = out
         else:
-            model_path = open_deploy_package(model_dir, artifacts_dir() / "deploy" / Path(model_dir).name)
+            model_path = open_deploy_package(model_dir, artifacts_root() / "deploy" / Path(model_dir).name)
             self.infer_cfg = _check_infer_cfg(model_path, card)
             self.source = {"package": str(model_dir)}
         from kbench.export.paddle_inference import model_files

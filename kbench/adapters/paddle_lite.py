@@ -30,38 +30,15 @@ import numpy as np
 
 from kbench.adapters.base import PRECISIONS, Adapter, ModelOutputs, check_batch
 from kbench.errors import InputError
+from kbench.export.cache import artifacts_root, weights_key
 
-__all__ = ["PaddleLiteAdapter", "LiteWorker", "AdbBenchmark", "artifacts_dir", "find_arm_device", "benchmark_bin",
+__all__ = ["PaddleLiteAdapter", "LiteWorker", "AdbBenchmark", "find_arm_device", "benchmark_bin",
            "parse_benchmark_output", "BENCHMARK_BIN_VAR", "REMOTE_ROOT"]
 
 BENCHMARK_BIN_VAR = "KBENCH_LITE_BENCHMARK_BIN"
 REMOTE_ROOT = "/data/local/tmp/kbench-lite"
 _NO_ARM = ("no ARM device attached: {why} (target arm runs the .nb on an Android device through adb: install Android "
            "platform-tools and connect a device with USB debugging on, or use target x86)")
-
-
-def artifacts_dir() -> Path:
-    """Converted models: ``$KBENCH_CACHE/artifacts``, else ``~/.cache/kbench/artifacts``."""
-    env = os.environ.get("KBENCH_CACHE")
-    return (Path(env).expanduser() if env else Path.home() / ".cache" / "kbench") / "artifacts"
-
-
-def _weights_key(card, weights) -> str:
-    """The cache key part naming the weights: ``random-seed0`` or the first 16 hex digits of the file's sha256."""
-    if weights == "random":
-        return "random-seed0"  # load_model's default seed, which the export uses
-    from kbench._fileio import sha256_file
-    from kbench.weights.download import resolve_weights
-
-    if weights is None or weights == "zoo":
-        download = card.downloads.checkpoint
-        if download is None or download.url is None:
-            raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model; pass --weights PATH|URL "
-                             f"or --weights random")
-        if download.sha256:
-            return download.sha256[:16]
-        weights = download.url
-    return sha256_file(resolve_weights(weights))[:16]
 
 
 def _clean_env() -> dict:
@@ -437,8 +414,8 @@ class PaddleLiteAdapter(Adapter):
         from kbench.export.lite import convert_to_lite, read_lite_manifest
         from kbench.lite.env import file_lock
 
-        folder = (artifacts_dir() / "lite" / card.name /
-                  f"{_weights_key(card, weights)}-b{batch}-{target}-{precision}-lite{self.env.paddlelite}")
+        folder = (artifacts_root() / "lite" / card.name /
+                  f"{weights_key(card, weights)}-b{batch}-{target}-{precision}-lite{self.env.paddlelite}")
         manifest = read_lite_manifest(folder)
         if manifest is not None:
             return folder / "model.nb", manifest, True
