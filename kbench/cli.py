@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("legacy", "pir"), default="legacy",
                      help="Paddle Inference graph format: legacy .pdmodel (oneDNN, Lite, paddle2onnx) or PIR .json")
     exp.add_argument("--target", choices=("x86", "arm"), default="x86", help="Paddle Lite target (default: x86)")
+    exp.add_argument("--source", choices=("auto", "paddle", "torch"), default="auto",
+                     help="ONNX exporter: paddle2onnx, torch's, or paddle2onnx with torch as the fallback (default)")
+    exp.add_argument("--opset", type=_positive_int, help="ONNX opset (default: the exporter's)")
     exp.add_argument("--out", metavar="PATH", help="output path (default: ./kbench-exports/...)")
     exp.set_defaults(handler="kbench.commands.export:run")
 

@@ -49,7 +49,8 @@ def run(args, parser) -> int:
     elif args.to == "onnx":
         from kbench.export.onnx import export_onnx
 
-        path = export_onnx(card, out, weights=weights, batch=batch, fp16=args.fp16, keep_io_types=not args.fp16_io)
+        path = export_onnx(card, out, weights=weights, batch=batch, fp16=args.fp16, keep_io_types=not args.fp16_io,
+                           source=args.source, opset=args.opset)
     elif args.to == "lite":
         if args.fp16 and args.target != "arm":
             raise InputError("FP16 Paddle Lite models are an ARM feature: add --target arm")

@@ -35,8 +35,8 @@ import time
 import warnings
 from pathlib import Path
 
-from kbench.errors import InputError
-from kbench.export.cache import MissingBackendError, artifacts_root, weights_key
+from kbench.errors import InputError, MissingBackendError
+from kbench.export.cache import artifacts_root, weights_key
 
 __all__ = ["export_onnx", "cached_onnx", "manifest_path", "read_manifest", "artifacts_root", "weights_key",
            "DEFAULT_OPSET", "SOURCES"]
