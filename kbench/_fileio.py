@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -11,7 +12,7 @@ from typing import Any
 
 from kbench.errors import InputError
 
-__all__ = ["read_json", "write_json_atomic", "sha256_file", "check_readable"]
+__all__ = ["read_json", "write_json_atomic", "atomic_open", "sha256_file", "check_readable"]
 
 try:  # orjson parses large results files several times faster; the output is the same
     import orjson as _orjson
@@ -48,18 +49,21 @@ def read_json(path: str | os.PathLike) -> Any:
         raise InputError(f"{p}: invalid JSON ({str(exc).splitlines()[0]})") from None
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
-    """Write ``obj`` as JSON through a temporary file and a rename, so readers never see half a file."""
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w"):
+    """Open a temporary file beside ``path`` and rename it into place on success; on failure nothing is left.
+
+    Readers never see half a file; the file gets ordinary permissions (mkstemp's are 0600).
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=indent, sort_keys=False, allow_nan=True)
-            fh.write("\n")
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; records and manifests are ordinary files
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, p)
     except BaseException:
         try:
@@ -67,7 +71,14 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int = 2) -> Pat
         except FileNotFoundError:
             pass
         raise
-    return p
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
+    """Write ``obj`` as JSON through a temporary file and a rename, so readers never see half a file."""
+    with atomic_open(path, "w") as fh:
+        json.dump(obj, fh, indent=indent, sort_keys=False, allow_nan=True)
+        fh.write("\n")
+    return Path(path)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

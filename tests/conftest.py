@@ -37,3 +37,10 @@ def fresh_kbench_cache(tmp_path_factory):
         os.environ.pop("KBENCH_CACHE", None)
     else:
         os.environ["KBENCH_CACHE"] = old
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the speed benchmarks first, in a process that has not yet loaded paddle, torch or onnxruntime:
+    their thread pools and heaps slow every later numpy-heavy measurement (kbench's and its peers' alike)."""
+    items.sort(key=lambda item: 0 if "/benchmarks/" in item.nodeid.replace("\\", "/") or
+               item.nodeid.startswith("benchmarks/") else 1)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import os
 import pickle
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 from kbench._fileio import check_readable
 from kbench.errors import InputError
 
-__all__ = ["load_pdparams", "save_pdparams", "PICKLE_PROTOCOL"]
+__all__ = ["check_state_fits", "load_pdparams", "save_pdparams", "PICKLE_PROTOCOL"]
 
 #: Protocol of the files :func:`save_pdparams` writes: what ``paddle.save`` writes by default since paddle 2.1,
 #: and the lowest one that can hold an array over 4 GiB without paddle's slicing scheme.
@@ -269,17 +268,31 @@ def save_pdparams(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
         if array.dtype.hasobject:
             raise InputError(f"save_pdparams: parameter {name!r} is not a numeric array")
         arrays[name] = array
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(arrays, fh, protocol=PICKLE_PROTOCOL)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return p
+    from kbench._fileio import atomic_open
+
+    with atomic_open(path, "wb") as fh:
+        pickle.dump(arrays, fh, protocol=PICKLE_PROTOCOL)
+    return Path(path)
+
+
+def check_state_fits(model_shapes: dict, state: dict, source: str) -> None:
+    """Refuse a checkpoint whose names or shapes differ from a model's, in one line naming the first difference.
+
+    Args:
+        model_shapes: parameter name (PaddleDetection's naming) -> shape, for the model.
+        state: name -> array, as :func:`load_pdparams` returns.
+        source: the checkpoint's path or URL, for the message.
+    """
+    missing = sorted(set(model_shapes) - set(state))
+    unexpected = sorted(set(state) - set(model_shapes))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        raise InputError(f"{source}: checkpoint does not fit this model: {'; '.join(parts)} keys")
+    for key, shape in model_shapes.items():
+        if tuple(shape) != tuple(np.shape(state[key])):
+            raise InputError(f"{source}: checkpoint key {key} has shape {tuple(np.shape(state[key]))}, the model "
+                             f"{tuple(shape)}")

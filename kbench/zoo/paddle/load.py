@@ -51,20 +51,9 @@ def load_state_strict(net, state: dict, source: str) -> None:
     """Load a state dict, refusing missing or unexpected keys and shape mismatches with one clear line."""
     import paddle
 
-    own = net.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        raise InputError(f"{source}: checkpoint does not fit this model: {'; '.join(parts)} keys")
-    for key, value in own.items():
-        if tuple(value.shape) != tuple(state[key].shape):
-            raise InputError(f"{source}: checkpoint key {key} has shape {tuple(state[key].shape)}, the model "
-                             f"{tuple(value.shape)}")
+    from kbench.weights.checkpoint import check_state_fits
+
+    check_state_fits({k: tuple(v.shape) for k, v in net.state_dict().items()}, state, source)
     net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
 
 

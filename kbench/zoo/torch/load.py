@@ -84,19 +84,9 @@ def load_state_strict(net, state: Mapping[str, np.ndarray], source: str) -> None
 
     own = {torch_to_paddle_key(k): v for k, v in net.state_dict().items() if not _is_torch_only(k)}
     given = {k: v for k, v in state.items() if not _is_torch_only(k)}
-    missing = sorted(set(own) - set(given))
-    unexpected = sorted(set(given) - set(own))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        raise InputError(f"{source}: checkpoint does not fit this model: {'; '.join(parts)} keys")
-    for key, value in own.items():
-        if tuple(value.shape) != tuple(np.shape(given[key])):
-            raise InputError(f"{source}: checkpoint key {key} has shape {tuple(np.shape(given[key]))}, the model "
-                             f"{tuple(value.shape)}")
+    from kbench.weights.checkpoint import check_state_fits
+
+    check_state_fits({k: tuple(v.shape) for k, v in own.items()}, given, source)
     tensors = {paddle_to_torch_key(k): torch.from_numpy(np.array(v, copy=True)) for k, v in given.items()}
     # strict=False only for the counters torch adds; every other key was checked above. load_state_dict copies
     # into the existing tensors, casting to their dtype and device.
