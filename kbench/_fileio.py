@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -12,12 +13,30 @@ from typing import Any
 
 from kbench.errors import InputError
 
-__all__ = ["read_json", "write_json_atomic", "atomic_open", "sha256_file", "check_readable"]
+__all__ = ["gc_paused", "read_json", "write_json_atomic", "atomic_open", "sha256_file", "check_readable"]
 
 try:  # orjson parses large results files several times faster; the output is the same
     import orjson as _orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     _orjson = None
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector while building millions of acyclic objects (parsed JSON).
+
+    Each collection walks every tracked object of the process; in a process that has imported a
+    deep-learning framework that is hundreds of thousands, and parsing a results file triggers many
+    collections: pausing saved a third of the file-to-summary time. Nothing parsed here forms cycles,
+    so reference counting frees it all the same.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def check_readable(path: str | os.PathLike) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kbench._fileio import read_json
+from kbench._fileio import gc_paused, read_json
 from kbench.errors import InputError
 
 __all__ = ["CocoKeypointGroundTruth", "KeypointDetections", "load_coco_keypoints", "load_keypoint_results"]
@@ -247,12 +247,14 @@ class KeypointDetections:
 
 def load_coco_keypoints(path: str | os.PathLike) -> CocoKeypointGroundTruth:
     """Read a COCO keypoint annotation file (``person_keypoints_*.json``)."""
-    return CocoKeypointGroundTruth.from_dict(read_json(path), source=str(path))
+    with gc_paused():
+        return CocoKeypointGroundTruth.from_dict(read_json(path), source=str(path))
 
 
 def load_keypoint_results(path: str | os.PathLike, gt: CocoKeypointGroundTruth) -> KeypointDetections:
     """Read a COCO keypoint results file and check it against the ground truth's images and joints."""
-    dets = KeypointDetections.from_results(read_json(path), gt.num_joints, source=str(path))
+    with gc_paused():
+        dets = KeypointDetections.from_results(read_json(path), gt.num_joints, source=str(path))
     check_detections_match(dets, gt, source=str(path))
     return dets
 
