@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kbench.errors import InputError
-
 __all__ = ["artifacts_root", "weights_key"]
 
 
@@ -25,15 +23,9 @@ def weights_key(card, weights: str | None, seed: int = 0) -> str:
     if weights == "random":
         return f"random-seed{seed}"
     from kbench._fileio import sha256_file
-    from kbench.weights.download import resolve_weights
+    from kbench.weights.download import checkpoint_spec, resolve_weights
 
-    sha = None
-    if weights in (None, "zoo"):
-        dl = card.downloads.checkpoint
-        if dl is None or dl.url is None:
-            raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model; pass --weights PATH|URL "
-                             f"or --weights random")
-        if dl.sha256:
-            return dl.sha256[:16]
-        weights, sha = dl.url, dl.sha256
-    return sha256_file(resolve_weights(weights, sha256=sha))[:16]
+    source, sha = checkpoint_spec(card, weights)
+    if sha:  # the card's digest: a cache hit needs no download
+        return sha[:16]
+    return sha256_file(resolve_weights(source))[:16]

@@ -36,7 +36,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no lock, parallel downloads of one file are not supported there
     fcntl = None
 
-__all__ = ["fetch", "resolve_weights", "cache_path", "default_cache_dir", "DEFAULT_TIMEOUT"]
+__all__ = ["fetch", "resolve_weights", "checkpoint_spec", "cache_path", "default_cache_dir", "DEFAULT_TIMEOUT"]
 
 #: Seconds to wait for a connection or for the next bytes of a response.
 DEFAULT_TIMEOUT = 30.0
@@ -374,3 +374,18 @@ def resolve_weights(spec: str | os.PathLike, sha256: str | None = None) -> Path:
         if actual != expected:
             raise InputError(f"{path}: sha256 mismatch: expected {expected}, got {actual}")
     return path
+
+
+def checkpoint_spec(card, weights: str | None) -> tuple[str, str | None]:
+    """Where a model's weights come from: ``(path or URL, expected sha256 or None)``.
+
+    ``None`` or ``"zoo"`` means the card's released checkpoint (with the card's sha256, if it has one); anything
+    else is taken as a path or URL. ``"random"`` has no checkpoint and is handled by the callers.
+    """
+    if weights is None or weights == "zoo":
+        download = card.downloads.checkpoint
+        if download is None or download.url is None:
+            raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model; pass --weights PATH|URL "
+                             f"or --weights random")
+        return download.url, download.sha256
+    return str(weights), None

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kbench.cards import ModelCard
-from kbench.errors import InputError
 
 __all__ = ["WeightsInfo", "build_from_card", "load_model"]
 
@@ -61,18 +60,12 @@ def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
     """Build the card's network and load its weights; returns (network, WeightsInfo)."""
     from kbench._fileio import sha256_file
     from kbench.weights.checkpoint import load_pdparams
-    from kbench.weights.download import resolve_weights
+    from kbench.weights.download import checkpoint_spec, resolve_weights
 
     net = build_from_card(card, seed)
     if weights == "random":
         return net, WeightsInfo("random", None, True, seed)
-    sha = None
-    if weights is None or weights == "zoo":
-        download = card.downloads.checkpoint
-        if download is None or download.url is None:
-            raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model; pass --weights PATH|URL "
-                             f"or --weights random")
-        weights, sha = download.url, download.sha256
+    weights, sha = checkpoint_spec(card, weights)
     path = resolve_weights(weights, sha256=sha)
     load_state_strict(net, load_pdparams(path), str(weights))
     return net, WeightsInfo(str(weights), sha256_file(path), False)

@@ -172,20 +172,14 @@ def load_torch_model(card: ModelCard, weights: str | None = "random", seed: int 
     """
     from kbench._fileio import sha256_file
     from kbench.weights.checkpoint import load_pdparams
-    from kbench.weights.download import resolve_weights
+    from kbench.weights.download import checkpoint_spec, resolve_weights
 
     net = build_torch_from_card(card)
     if weights == "random":
         state, source = _random_state(card, net, seed, random_init)
         load_state_strict(net, state, f"{card.name} random weights")
         return net, WeightsInfo(source, None, True, seed)
-    sha = None
-    if weights is None or weights == "zoo":
-        download = card.downloads.checkpoint
-        if download is None or download.url is None:
-            raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model; pass --weights PATH|URL "
-                             f"or --weights random")
-        weights, sha = download.url, download.sha256
+    weights, sha = checkpoint_spec(card, weights)
     path = resolve_weights(weights, sha256=sha)
     load_state_strict(net, load_pdparams(path), str(weights))
     return net, WeightsInfo(str(weights), sha256_file(path), False)
