@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml Makefile
 	# Paddle Lite has wheels up to Python 3.10 only: kbench runs it in a worker environment of its own
 	# (~/.cache/kbench/lite-env-py310, or $$KBENCH_LITE_ENV), built from a Python 3.10 (pyenv, $$KBENCH_PY310).
 	$(BIN)/python -c "from kbench.lite.env import ensure_lite_env; ensure_lite_env()"
+	# The report and leaderboard tests drive a real headless browser: Debian's chromium (skipped, with the
+	# reason, where it cannot be installed).
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium chromium-driver) \
+	  >/dev/null 2>&1 || echo "chromium not installed: the browser tests will be skipped"
 	touch $(STAMP)
 
 ## Main job on a built-in default: evaluate the synthetic COCO-like sample and print the summary.

@@ -58,6 +58,14 @@ _CONFORMANCE_EPILOG = """examples:
 """
 
 
+# Modules with an ``add_parser(subparsers)`` function; each imports only the standard library (and this module).
+_PARSER_MODULES = (
+    "kbench.commands.latency_args",
+    "kbench.commands.store_args",
+    "kbench.commands.report_args",
+)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -197,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--opset", type=_positive_int, help="ONNX opset (default: the exporter's)")
     exp.add_argument("--out", metavar="PATH", help="output path (default: ./kbench-exports/...)")
     exp.set_defaults(handler="kbench.commands.export:run")
+
+    # Sub-commands whose options live beside their handlers, in standard-library-only modules.
+    for module in _PARSER_MODULES:
+        importlib.import_module(module).add_parser(sub)
 
     doc = sub.add_parser("doctor", help="which runtimes and devices are usable here, and why not",
                          description="List the runtimes kbench knows, whether each is usable on this machine and, if "

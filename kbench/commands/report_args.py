@@ -1,0 +1,7 @@
+"""Options of the report sub-commands (standard library only: ``kbench --help`` builds every parser)."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    """Register this module's sub-commands on the ``kbench`` sub-parsers."""
