@@ -17,8 +17,14 @@ import sys
 __all__ = ["main", "build_parser"]
 
 _EVAL_EPILOG = """examples:
+  kbench eval --model tinypose_128x96 --sample --weights random
+      the whole pipeline on a generated sample of drawn figures (synthetic data, random weights)
+  kbench eval --model hrnet_w32_384x288 --bbox detector --data-root dataset/coco
+      the README's detector-box AP: COCO val2017 images, the zoo's checkpoint and bbox.json (downloaded)
+  kbench eval --model hrnet_w32_256x256_mpii --data-root dataset/mpii --backend onnxruntime
+      MPII PCKh (annotations/mpii_val.json, annotations/mpii_gt_val.mat, images/)
   kbench eval --sample
-      evaluate a built-in synthetic COCO-like sample (no files needed)
+      evaluate a built-in synthetic COCO-like predictions sample (no model, no files)
   kbench eval --predictions keypoints_results.json --ann person_keypoints_val2017.json
       COCO OKS AP of a results file, identical to pycocotools
   kbench eval --predictions preds.json --ann mpii_gt_val.mat
@@ -130,8 +136,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ground truth: COCO person_keypoints_*.json, or MPII mpii_gt_val.mat / JSON with headbox")
     src.add_argument("--metric", choices=("auto", "coco", "mpii"), default="auto",
                      help="which evaluator (default: from the annotation file)")
-    src.add_argument("--sample", nargs="?", const=500, type=_positive_int, metavar="IMAGES",
-                     help="evaluate a built-in synthetic COCO-like sample of this many images (default 500)")
+    src.add_argument("--sample", nargs="?", const=0, type=_positive_int, metavar="IMAGES",
+                     help="a built-in synthetic sample of this many images: predictions (default 500), or with "
+                          "--model generated images of drawn figures (default 24)")
+    model = ev.add_argument_group("running a zoo model (kbench eval --model NAME)")
+    model.add_argument("--model", metavar="NAME", help="a zoo model (see `kbench zoo list`): run it on the data set")
+    model.add_argument("--bbox", choices=("gt", "detector"),
+                       help="top-down person boxes: ground truth, or a detector's (default: the card's setting)")
+    model.add_argument("--det-file", metavar="FILE|URL",
+                       help="detector results (COCO detection JSON) for --bbox detector (default: the zoo README's "
+                            "val2017 person detections, human AP 56.4, downloaded and cached)")
+    model.add_argument("--data-root", metavar="DIR",
+                       help="data set folder: COCO (annotations/person_keypoints_val2017.json, val2017/) or MPII "
+                            "(annotations/mpii_val.json, annotations/mpii_gt_val.mat, images/)")
+    model.add_argument("--image-dir", metavar="DIR", help="image folder (default: from --data-root)")
+    model.add_argument("--mpii-gt", metavar="FILE",
+                       help="MPII ground truth .mat (default: mpii_gt_val.mat beside --ann)")
+    model.add_argument("--backend", default="onnxruntime", metavar="RUNTIME",
+                       help="runtime: paddle, paddle-inference, onnxruntime, tensorrt, lite, torch (default: "
+                            "%(default)s)")
+    model.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="device (default: %(default)s)")
+    model.add_argument("--fp16", action="store_true", help="FP16 inference (GPU runtimes)")
+    model.add_argument("--flip", dest="flip", action="store_true", default=None,
+                       help="test-time flip on (default: the card's setting)")
+    model.add_argument("--no-flip", dest="flip", action="store_false", help="test-time flip off")
+    model.add_argument("--batch", type=_positive_int, default=32, help="crops per runtime call (default: %(default)s)")
+    model.add_argument("--threads", type=_positive_int, help="CPU threads of the runtime (default: its own)")
+    model.add_argument("--workers", type=int, metavar="N",
+                       help="image decoding/cropping worker processes (default: CPUs - 1; 0: none)")
+    model.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate the first N images only")
+    model.add_argument("--weights", default="zoo", metavar="zoo|PATH|URL|random",
+                       help="the card's released checkpoint (default), a .pdparams path or URL, or random (seeded)")
+    model.add_argument("--results", metavar="PATH",
+                       help="write the keypoint results here (COCO results JSON; default: beside the record)")
+    model.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_coco_eval_options(ev)
     add_record_options(ev)
     ev.set_defaults(handler="kbench.commands.evaluate:run")

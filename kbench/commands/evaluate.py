@@ -109,7 +109,12 @@ def _run_mpii(args) -> int:
 
 def run(args, parser) -> int:
     """Dispatch ``kbench eval`` on its arguments."""
+    if args.model:
+        from kbench.commands.evaluate_model import run as run_model
+
+        return run_model(args, parser)
     if args.sample is not None:
+        args.sample = args.sample or 500
         if args.predictions or args.ann:
             parser.error("--sample evaluates the built-in sample; do not combine it with --predictions/--ann")
         return _run_sample(args)

@@ -75,6 +75,8 @@ class CocoKeypointGroundTruth:
         num_keypoints: (N,) the file's ``num_keypoints`` (the count of labelled keypoints where absent).
         crowd_index: per image, CrowdPose's ``crowdIndex`` where the file has it.
         source: where the data came from, for messages.
+        image_files: per image, its ``file_name`` (None when not read from a file that has them).
+        image_sizes: (I, 2) per image width and height (0 where the file gives none).
     """
 
     image_ids: np.ndarray
@@ -90,6 +92,22 @@ class CocoKeypointGroundTruth:
     crowd_index: np.ndarray | None = None
     category_names: dict = field(default_factory=dict)
     source: str = "<memory>"
+    image_files: list | None = None
+    image_sizes: np.ndarray | None = None
+
+    def subset(self, image_ids) -> CocoKeypointGroundTruth:
+        """The same data set restricted to ``image_ids`` (kept in this data set's order)."""
+        keep_img = np.isin(self.image_ids, np.asarray(image_ids, dtype=np.int64))
+        keep_ann = np.isin(self.ann_image_id, self.image_ids[keep_img])
+        return CocoKeypointGroundTruth(
+            image_ids=self.image_ids[keep_img], category_ids=self.category_ids, ann_id=self.ann_id[keep_ann],
+            ann_image_id=self.ann_image_id[keep_ann], ann_category_id=self.ann_category_id[keep_ann],
+            keypoints=self.keypoints[keep_ann], area=self.area[keep_ann], bbox=self.bbox[keep_ann],
+            iscrowd=self.iscrowd[keep_ann], num_keypoints=self.num_keypoints[keep_ann],
+            crowd_index=None if self.crowd_index is None else self.crowd_index[keep_img],
+            category_names=self.category_names, source=self.source,
+            image_files=None if self.image_files is None else [f for f, k in zip(self.image_files, keep_img) if k],
+            image_sizes=None if self.image_sizes is None else self.image_sizes[keep_img])
 
     @property
     def num_joints(self) -> int:
@@ -145,9 +163,13 @@ class CocoKeypointGroundTruth:
         crowd_index = None
         if images and all("crowdIndex" in im for im in images):
             crowd_index = np.array([im["crowdIndex"] for im in images], dtype=np.float64)
+        files = [str(im.get("file_name", "")) for im in images]
+        sizes = np.array([[im.get("width", 0) or 0, im.get("height", 0) or 0] for im in images],
+                         dtype=np.int64).reshape(len(images), 2)
         return cls(image_ids=image_ids, category_ids=cat_ids, ann_id=ann_id, ann_image_id=ann_img,
                    ann_category_id=ann_cat, keypoints=kp, area=area, bbox=bbox, iscrowd=iscrowd,
-                   num_keypoints=num_kp, crowd_index=crowd_index, category_names=names, source=source)
+                   num_keypoints=num_kp, crowd_index=crowd_index, category_names=names, source=source,
+                   image_files=files, image_sizes=sizes)
 
 
 @dataclass
