@@ -1,0 +1,273 @@
+"""The results store: a directory of run-record files with an SQLite index, queryable as a DataFrame.
+
+Layout of a store root (default ``./kbench-runs``, where every kbench command writes its records unless
+told otherwise, so a fresh store already holds everything measured here)::
+
+    kbench-runs/
+        20261129T050546Z-eval-bd16ea20.json     records written here by kbench commands
+        ci-runner-7-3f2a9c1e/                   records imported by ``add``, one folder per machine
+            20261128T101500Z-latency-0c1d2e3f.json
+        index.sqlite                            the index; derived data, safe to delete
+
+The files are the truth; the index is a cache of their parsed content keyed by record id
+(:func:`kbench.results.frame.record_id`). Every read first brings the index up to date with the files
+(new, changed or deleted files, found by path, size and mtime), so records copied in by hand, or
+written by a kbench command, are seen at once; :meth:`ResultStore.reindex` rebuilds it from nothing.
+Records from several machines merge cleanly: each keeps its ``env`` (hostname, CPU, GPU), the
+``machine`` column tells them apart, and the same record imported twice, from anywhere, is stored once.
+
+A root that cannot be written (a read-only checkout) is indexed in memory instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import warnings
+from collections.abc import Iterable
+from contextlib import closing as _closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kbench._fileio import atomic_open, read_json
+from kbench.errors import InputError
+from kbench.results.frame import (
+    RecordsSkippedWarning,
+    _classify,
+    _looks_like_record,
+    _scan,
+    load_records,
+    machine_id,
+    record_id,
+    records_frame,
+)
+
+__all__ = ["ResultStore", "AddResult", "DEFAULT_ROOT", "INDEX_NAME"]
+
+DEFAULT_ROOT = "kbench-runs"
+INDEX_NAME = "index.sqlite"
+_INDEX_VERSION = 2  # PRAGMA user_version; a different number means "rebuild"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path      TEXT PRIMARY KEY,   -- relative to the root, '/'-separated
+    mtime_ns  INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    record_id TEXT,               -- NULL: a JSON file that is not a kbench record
+    note      TEXT                -- why a file that names the kbench record schema was skipped
+);
+CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT PRIMARY KEY,
+    kind      TEXT,
+    created   TEXT,
+    machine   TEXT,
+    model     TEXT,
+    json      TEXT NOT NULL       -- the record as parsed, for building frames without re-reading files
+);
+CREATE INDEX IF NOT EXISTS files_record ON files(record_id);
+"""
+
+
+@dataclass
+class AddResult:
+    """What :meth:`ResultStore.add` did."""
+
+    added: list[Path] = field(default_factory=list)  #: new files written into the store
+    present: int = 0  #: records the store already had (same record id), not copied again
+
+    def __str__(self) -> str:
+        """``"2 record(s) added, 1 already in the store"``."""
+        return f"{len(self.added)} record(s) added, {self.present} already in the store"
+
+
+class ResultStore:
+    """A directory of run records plus an SQLite index, read as a pandas DataFrame.
+
+    Example::
+
+        store = ResultStore("kbench-runs")
+        store.add(["ci-artifacts/"])                 # copy records in (idempotent)
+        df = store.frame(["kind=latency", "model=tinypose_*"])
+
+    Args:
+        root: the store's directory (default ``./kbench-runs``). It need not exist until something is added.
+    """
+
+    def __init__(self, root: str | os.PathLike = DEFAULT_ROOT):
+        self.root = Path(root)
+        self._skipped: list[str] = []
+
+    # -- index ---------------------------------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        """Where the SQLite index lives: ``<root>/index.sqlite``."""
+        return self.root / INDEX_NAME
+
+    def _connect(self) -> sqlite3.Connection:
+        writable = self.root.is_dir() and os.access(self.root, os.W_OK)
+        target = str(self.index_path) if writable else ":memory:"
+        try:
+            conn = self._open(target)
+        except sqlite3.DatabaseError:
+            # A damaged index is only a cache: drop it and start again from the files.
+            self.index_path.unlink(missing_ok=True)
+            conn = self._open(target)
+        return conn
+
+    @staticmethod
+    def _open(target: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=30, isolation_level=None)
+        if conn.execute("PRAGMA user_version").fetchone()[0] != _INDEX_VERSION:
+            conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS records;")
+            conn.execute(f"PRAGMA user_version = {_INDEX_VERSION}")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    def _refresh(self, conn: sqlite3.Connection) -> int:
+        """Bring the index in line with the files; returns how many files were (re)read."""
+        on_disk = {}
+        if self.root.is_dir():
+            for path in _scan(self.root):
+                try:
+                    st = path.stat()
+                except OSError:  # deleted between the scan and now
+                    continue
+                on_disk[path.relative_to(self.root).as_posix()] = (st.st_mtime_ns, st.st_size)
+        # IMMEDIATE: concurrent kbench processes refresh one after another, never interleaved.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            indexed = {p: (m, s) for p, m, s in conn.execute("SELECT path, mtime_ns, size FROM files")}
+            gone = [p for p in indexed if p not in on_disk]
+            conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
+            changed = [p for p, stamp in on_disk.items() if indexed.get(p) != stamp]
+            for rel in changed:
+                path = self.root / rel
+                rid = note = None
+                if _looks_like_record(path):
+                    obj = read_json(path)
+                    note = _classify(obj, path)
+                    if note is None:
+                        rid = record_id(obj)
+                        machine = machine_id(obj.get("env") or {})[0]
+                        conn.execute("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                                     (rid, obj["kind"], obj.get("created"), machine,
+                                      (obj.get("options") or {}).get("model"), json.dumps(obj)))
+                mtime, size = on_disk[rel]
+                conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (rel, mtime, size, rid, note))
+            if gone or changed:
+                conn.execute("DELETE FROM records WHERE record_id NOT IN "
+                             "(SELECT record_id FROM files WHERE record_id IS NOT NULL)")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        # Other JSON files (keypoint results that `kbench eval --model` writes beside its record) belong in a
+        # runs folder and pass in silence; files that claim the record schema but cannot be read are worth a word.
+        self._skipped = [f"{p}: {note}" for p, note in
+                         conn.execute("SELECT path, note FROM files WHERE note IS NOT NULL ORDER BY path")]
+        return len(changed) + len(gone)
+
+    def refresh(self) -> int:
+        """Update the index from the files (new, changed, deleted); returns how many files changed.
+
+        Every read calls this first, so it is needed only to pay the cost up front.
+        """
+        with _closing(self._connect()) as conn:
+            return self._refresh(conn)
+
+    def reindex(self) -> int:
+        """Rebuild the index from the files alone; returns the number of records indexed."""
+        with _closing(self._connect()) as conn:
+            conn.executescript("DELETE FROM files; DELETE FROM records;")
+            self._refresh(conn)
+            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    # -- reading -------------------------------------------------------------------------------------
+    def records(self) -> list[dict]:
+        """Every record in the store, oldest first, each with ``"_path"`` (its file; the first, if copied twice).
+
+        Other JSON files (keypoint results written beside eval records) are ignored; files that name a kbench
+        record schema this version cannot read (``kbench.record/2``) are skipped with one
+        :class:`RecordsSkippedWarning`.
+        """
+        with _closing(self._connect()) as conn:
+            self._refresh(conn)
+            rows = conn.execute(
+                "SELECT r.json, MIN(f.path) AS path FROM records r JOIN files f ON f.record_id = r.record_id "
+                "GROUP BY r.record_id ORDER BY r.created, path").fetchall()
+        if self._skipped:
+            warnings.warn(f"{self.root}: skipped {len(self._skipped)} file(s) with a kbench record schema this "
+                          f"kbench cannot read (e.g. {self._skipped[0]})", RecordsSkippedWarning, stacklevel=2)
+        out = []
+        for text, rel in rows:
+            rec = json.loads(text)
+            rec["_path"] = str(self.root / rel)
+            out.append(rec)
+        return out
+
+    def frame(self, filters: Iterable[str] = (), kind: str | None = None):
+        """The store as a DataFrame (columns: :mod:`kbench.results.frame`), filtered.
+
+        Args:
+            filters: expressions as :mod:`kbench.results.query` reads them (``"model=tinypose_*"``, ``"m.AP>0.5"``).
+            kind: keep only records of this kind (``eval``, ``latency``, ``profile``).
+
+        Returns:
+            The matching rows, oldest first.
+        """
+        from kbench.results.query import apply_filters
+
+        df = records_frame(self.records())
+        filters = list(filters)
+        if kind:
+            filters.insert(0, f"kind={kind}")
+        return apply_filters(df, filters).reset_index(drop=True) if filters else df
+
+    def __len__(self) -> int:
+        """How many distinct records the store holds (after bringing the index up to date)."""
+        with _closing(self._connect()) as conn:
+            self._refresh(conn)
+            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    # -- writing -------------------------------------------------------------------------------------
+    def add(self, sources: str | os.PathLike | Iterable[str | os.PathLike]) -> AddResult:
+        """Copy records into the store, one folder per machine; idempotent.
+
+        Args:
+            sources: record files and/or directories (searched as :func:`kbench.results.frame.load_records`
+                searches them: non-record JSON files there are skipped with a warning).
+
+        Returns:
+            Which files were written and how many records the store already held (same record id:
+            copying the same measurement again, from any path or machine, changes nothing).
+
+        Raises:
+            InputError: a source is missing or holds a malformed record (nothing is added then).
+        """
+        records = load_records(sources)  # validates everything before the first write
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise InputError(f"{self.root}: the store is not writable")
+        result = AddResult()
+        with _closing(self._connect()) as conn:
+            self._refresh(conn)
+            known = {rid for (rid,) in conn.execute("SELECT record_id FROM records")}
+        for rec in records:
+            rid = record_id(rec)
+            if rid in known:
+                result.present += 1
+                continue
+            source = Path(rec["_path"])
+            folder = self.root / machine_id(rec.get("env") or {})[0]
+            target = folder / source.name
+            if target.exists():  # another record of the same name: keep both, told apart by id
+                target = folder / f"{source.stem}-{rid[:8]}{source.suffix}"
+            with atomic_open(target, "wb") as fh:
+                fh.write(source.read_bytes())  # byte-for-byte: the record id does not change
+            known.add(rid)
+            result.added.append(target)
+        if result.added:
+            self.refresh()
+        return result
+
