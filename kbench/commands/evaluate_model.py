@@ -208,8 +208,9 @@ def _published_line(card, stats: dict, bbox: str | None) -> str:
         return f"{name} {ours}; the zoo README publishes no {name} for {card.name}"
     boxes = {"gt": "ground-truth boxes", "detector": "detector boxes"}.get(pub.boxes, pub.boxes or "")
     same = bbox is None or pub.boxes is None or pub.boxes == bbox
-    note = "" if same else f" (published with {boxes}: not the same protocol)"
-    return f"{name} {ours} here; published {ref} ({boxes}){note}"
+    note = "" if same else f"; published with {boxes}: not the same protocol"
+    where = f" with {boxes}" if boxes and same else ""
+    return f"{name} {ours} here; published {ref}{where} (zoo README){note}"
 
 
 def _weights_label(adapter, args) -> dict:
@@ -230,9 +231,7 @@ def run(args, parser) -> int:
     bbox = _bbox(args, card)
     flip = card.eval.flip if args.flip is None else bool(args.flip)
     if not card.top_down:
-        from kbench.commands.evaluate_bottomup import run_bottom_up
-
-        return run_bottom_up(args, card, data, flip)
+        return _run_bottom_up(args, card, data, flip)
     if card.dataset == "mpii":
         return _run_mpii(args, card, data, flip)
     return _run_coco(args, card, data, bbox, flip)
@@ -243,7 +242,7 @@ def _finish(args, card, stats: dict, summary: str, protocol: dict, evaluator: st
     from kbench.bench.records import default_record_path, make_record, write_record
 
     synthetic = data_synthetic = bool(inputs.get("sample"))
-    options = {**protocol, "batch": args.batch, "weights": weights, "evaluator": evaluator,
+    options = {**protocol, "batch": args.batch, "limit": args.limit, "weights": weights, "evaluator": evaluator,
                "stages_s": times.as_dict(), "runtime": {k: adapter_desc.get(k) for k in
                                                         ("runtime", "version", "providers", "threads")
                                                         if k in adapter_desc}}
@@ -381,3 +380,45 @@ def _run_mpii(args, card, data: _Data, flip: bool) -> int:
     header = f"{card.name}: {len(entries)} people (MPII annotated centre/scale)"
     return _finish(args, card, res.stats, header + "\n" + res.summary, protocol, evaluator, inputs, times, rows,
                    weights, desc, None)
+
+
+def _run_bottom_up(args, card, data: _Data, flip: bool) -> int:
+    from kbench.bench.records import describe_input
+    from kbench.commands.evaluate import _coco_options
+    from kbench.datasets.coco import KeypointDetections, load_coco_keypoints
+    from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
+    from kbench.pipelines.bottomup_run import bottom_up_prefetcher, run_bottom_up_images
+    from kbench.pipelines.topdown_run import StageTimes, check_images
+
+    gt = load_coco_keypoints(data.ann)
+    if args.limit:
+        gt = gt.subset(gt.image_ids[:args.limit])
+    if gt.image_files is None:
+        raise InputError(f"{data.ann}: the annotation file lists no image file names")
+    paths = [str(data.image_dir / f) for f in gt.image_files]
+    check_images(paths, _COCO_LAYOUT)
+    inputs = {"ann": describe_input(data.ann)}
+    if data.sample is not None:
+        inputs["sample"] = data.sample.describe()
+    opts = _coco_options(args)
+    times = StageTimes()
+    # Bottom-up inputs differ in size from image to image: one image per runtime call, as PaddleDetection runs them.
+    with bottom_up_prefetcher(card, workers=args.workers) as prefetcher:
+        adapter = _load_adapter(args, card, 1)
+        try:
+            image_ids, keypoints, scores = run_bottom_up_images(adapter, card, gt.image_ids, paths, prefetcher,
+                                                                flip=flip, progress=not args.no_progress, times=times)
+            desc, weights = adapter.describe(), _weights_label(adapter, args)
+        finally:
+            adapter.close()
+    t0 = time.perf_counter()
+    dets = KeypointDetections.from_arrays(image_ids, keypoints, scores)
+    res = evaluate_coco_keypoints(gt, dets, opts)
+    times.eval_s += time.perf_counter() - t0
+    times.wall_s += time.perf_counter() - t0
+    rows = _coco_results(image_ids, keypoints, scores)
+    protocol = _protocol(card, args, None, None, flip)
+    evaluator = f"COCO OKS AP (kbench engine, {opts.flavour} semantics; grouping scores, no rescoring or NMS)"
+    header = f"{card.name}: {len(gt.image_ids)} images, {len(dets)} people grouped"
+    return _finish(args, card, res.stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
+                   inputs, times, rows, weights, desc, None)
