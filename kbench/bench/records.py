@@ -21,7 +21,7 @@ __all__ = ["SCHEMA", "make_record", "write_record", "environment", "describe_inp
 
 SCHEMA = "kbench.record/1"
 _LIBRARIES = ("kbench", "numpy", "scipy", "pycocotools", "xtcocotools", "faster-coco-eval", "paddlepaddle",
-              "onnxruntime", "torch", "tensorrt")
+              "onnxruntime", "torch", "tensorrt", "paddlepaddle-gpu", "onnxruntime-gpu")
 
 
 def _cpu_model() -> str:
@@ -50,19 +50,32 @@ def _git_commit() -> str | None:
 
 
 def environment() -> dict:
-    """Machine and library fingerprint; reads package metadata only, imports no framework."""
+    """Machine and library fingerprint; reads package metadata only, imports no framework.
+
+    Besides the keys every record has, ``cpu_physical_cores``, ``cpu_isa`` (the vector extensions that decide
+    which kernels oneDNN and ONNX Runtime run) and ``gpus`` (name, driver and memory of each NVIDIA GPU, from
+    ``nvidia-smi`` when it is on PATH, asked once per process; empty otherwise) describe the machine a latency
+    was measured on.
+    """
+    from kbench.bench.machine import cpu_info, gpu_info
+
     libs = {}
     for name in _LIBRARIES:
         try:
             libs[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    cpu = cpu_info()
+    gpus, _ = gpu_info()
     return {
         "hostname": platform.node(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpu_physical_cores": cpu.get("physical_cores"),
+        "cpu_isa": cpu.get("isa", []),
+        "gpus": [dict(g) for g in gpus],
         "libraries": libs,
         "git_commit": _git_commit(),
     }
