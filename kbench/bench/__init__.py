@@ -1,1 +1,2 @@
-"""Measurement plumbing: run records (this issue), and the timing harness and profiler to come."""
+"""Measurement plumbing: run records (``records``), the params/FLOPs counter (``flops``), the latency harness
+(``timing``, ``latency``, ``latency_runners``, ``latency_pipeline``) and the machine fingerprint (``machine``)."""

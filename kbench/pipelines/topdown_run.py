@@ -123,7 +123,7 @@ class StageTimes:
                  f"batching {100 * self.batching_s / w:.1f}%", f"heatmap decoding {100 * self.postprocess_s / w:.1f}%",
                  f"rescoring+NMS {100 * self.nms_s / w:.1f}%", f"evaluation {100 * self.eval_s / w:.1f}%"]
         rate = self.images / self.wall_s if self.wall_s > 0 else 0.0
-        return (f"time: {self.wall_s:.2f} s for {self.images} images / {self.persons} crops ({rate:.1f} images/s); "
+        return (f"time: {self.wall_s:.2f} s for {self.images} images / {self.persons} people ({rate:.1f} images/s); "
                 + ", ".join(parts) + f"; decode+crop in workers {self.decode_crop_s:.2f} s")
 
 
