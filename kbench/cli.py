@@ -264,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     module_name, func_name = args.handler.split(":")
+    from kbench.bench.records import set_command
     from kbench.errors import InputError
 
+    set_command(sys.argv[1:] if argv is None else argv)
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args, parser) or 0)

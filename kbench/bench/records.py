@@ -17,7 +17,8 @@ from pathlib import Path
 
 from kbench._fileio import sha256_file, write_json_atomic
 
-__all__ = ["SCHEMA", "make_record", "write_record", "environment", "describe_input", "default_record_path"]
+__all__ = ["SCHEMA", "make_record", "set_command", "write_record", "environment", "describe_input",
+           "default_record_path"]
 
 SCHEMA = "kbench.record/1"
 _LIBRARIES = ("kbench", "numpy", "scipy", "pycocotools", "xtcocotools", "faster-coco-eval", "paddlepaddle",
@@ -87,11 +88,23 @@ def describe_input(path: str | os.PathLike) -> dict:
     return {"path": str(p.resolve()), "sha256": sha256_file(p)}
 
 
+_COMMAND: list | None = None
+
+
+def set_command(argv: list) -> None:
+    """Remember the ``kbench`` command line of this process, for the records it writes."""
+    global _COMMAND
+    _COMMAND = ["kbench", *[str(a) for a in argv]]
+
+
 def make_record(kind: str, metrics: dict, inputs: dict | None = None, options: dict | None = None) -> dict:
-    """Assemble a run record; metric values are coerced to float."""
+    """Assemble a run record; metric values are coerced to float; ``command`` is the kbench command line when known."""
+    import shlex
+
     return {
         "schema": SCHEMA,
         "kind": kind,
+        "command": shlex.join(_COMMAND) if _COMMAND else None,
         "metrics": {str(k): float(v) for k, v in metrics.items()},
         "inputs": inputs or {},
         "options": options or {},

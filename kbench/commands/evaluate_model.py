@@ -278,6 +278,13 @@ def _finish(args, card, stats: dict, summary: str, protocol: dict, evaluator: st
     return 0
 
 
+def _per_keypoint(gt, dets, opts) -> dict:
+    """``AP.<joint>``: each joint's AP alone (a diagnostic for the report's per-keypoint bars)."""
+    from kbench.evaluators.coco_keypoints import per_keypoint_ap
+
+    return {} if opts.flavour == "crowdpose" else per_keypoint_ap(gt, dets, opts)
+
+
 def _run_coco(args, card, data: _Data, bbox: str, flip: bool) -> int:
     from kbench.bench.records import describe_input
     from kbench.commands.evaluate import _coco_options
@@ -329,6 +336,7 @@ def _run_coco(args, card, data: _Data, bbox: str, flip: bool) -> int:
     kept_kp = keypoints[keep]
     dets = KeypointDetections.from_arrays(plan.person_image_ids[keep], kept_kp, scores[keep])
     res = evaluate_coco_keypoints(gt, dets, opts)
+    stats = {**res.stats, **_per_keypoint(gt, dets, opts)}
     t2 = time.perf_counter()
     times.nms_s += t1 - t0
     times.eval_s += t2 - t1
@@ -338,7 +346,7 @@ def _run_coco(args, card, data: _Data, bbox: str, flip: bool) -> int:
     evaluator = f"COCO OKS AP (kbench engine, {opts.flavour} semantics)"
     header = (f"{card.name}: {len(gt.image_ids)} images, {len(plan)} person crops "
               f"({plan.source}), {len(keep)} after OKS-NMS")
-    return _finish(args, card, res.stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
+    return _finish(args, card, stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
                    inputs, times, rows, weights, desc, bbox)
 
 
@@ -414,11 +422,12 @@ def _run_bottom_up(args, card, data: _Data, flip: bool) -> int:
     t0 = time.perf_counter()
     dets = KeypointDetections.from_arrays(image_ids, keypoints, scores)
     res = evaluate_coco_keypoints(gt, dets, opts)
+    stats = {**res.stats, **_per_keypoint(gt, dets, opts)}
     times.eval_s += time.perf_counter() - t0
     times.wall_s += time.perf_counter() - t0
     rows = _coco_results(image_ids, keypoints, scores)
     protocol = _protocol(card, args, None, None, flip)
     evaluator = f"COCO OKS AP (kbench engine, {opts.flavour} semantics; grouping scores, no rescoring or NMS)"
     header = f"{card.name}: {len(gt.image_ids)} images, {len(dets)} people grouped"
-    return _finish(args, card, res.stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
+    return _finish(args, card, stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
                    inputs, times, rows, weights, desc, None)

@@ -34,6 +34,8 @@ from kbench.errors import InputError
 from kbench.evaluators._coco_engine import IOU_THRESHOLDS, EngineParams, EngineResult, run_engine
 
 __all__ = [
+    "per_keypoint_ap",
+    "COCO_KEYPOINT_NAMES",
     "COCO_SIGMAS",
     "COCO_METRIC_NAMES",
     "CROWDPOSE_METRIC_NAMES",
@@ -225,6 +227,38 @@ def evaluate_coco_keypoints(gt: CocoKeypointGroundTruth, dets: KeypointDetection
     stats, summary = _summarize(res, opts, gt, dets)
     return CocoKeypointResult(stats=stats, summary=summary, options=opts, precision=res.precision,
                               recall=res.recall, scores=res.scores)
+
+
+COCO_KEYPOINT_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+                       "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+                       "right_knee", "left_ankle", "right_ankle")
+
+
+def per_keypoint_ap(gt: CocoKeypointGroundTruth, dets: KeypointDetections,
+                    options: CocoKeypointOptions | None = None, names: tuple | None = None) -> dict:
+    """AP of each keypoint alone: the same evaluation with OKS computed from that one joint.
+
+    For joint k, ground truth and detections keep only joint k (and its sigma); a ground-truth person counts
+    only where joint k is labelled (its ``num_keypoints`` becomes 0 or 1, so the others are ignored as
+    pycocotools ignores people without keypoints). A diagnostic, not a COCO number: it shows which joints
+    a model gets wrong. Names are ``AP.<joint>`` (COCO's joint names for 17 joints, else ``AP.k<index>``).
+    """
+    opts = options or CocoKeypointOptions()
+    k_count = gt.num_joints
+    sigmas = opts.sigma_array(k_count)
+    if names is None:
+        names = COCO_KEYPOINT_NAMES if k_count == 17 else tuple(f"k{i}" for i in range(k_count))
+    out = {}
+    for k in range(k_count):
+        labelled = (gt.keypoints[:, k, 2] > 0).astype(np.int64)
+        sub_gt = replace(gt, keypoints=np.ascontiguousarray(gt.keypoints[:, k:k + 1]), num_keypoints=labelled)
+        sub_dt = replace(dets, keypoints=np.ascontiguousarray(dets.keypoints[:, k:k + 1]))
+        sub_opts = replace(opts, sigmas=(float(sigmas[k]),))
+        res = run_engine(sub_gt, sub_dt, sub_opts.engine_params(1))
+        precision = res.precision[:, :, :, 0, -1]  # all thresholds and recalls, one class, area all, max dets
+        valid = precision[precision > -1]
+        out[f"AP.{names[k]}"] = float(np.mean(valid)) if valid.size else -1.0
+    return out
 
 
 def evaluate_coco_keypoint_files(ann_file: str | os.PathLike, results_file: str | os.PathLike,
