@@ -11,8 +11,8 @@ import copy
 
 import numpy as np
 import pytest
-
 from helpers import xtcocotools_eval
+
 from kbench.datasets.synthetic import dets_to_results, gt_to_coco_dict, make_coco_like
 from kbench.evaluators.coco_keypoints import (
     COCO_KEYPOINT_NAMES,
