@@ -175,14 +175,20 @@ def published_accuracy(card: ModelCard, run: Run | None = None) -> tuple[str, fl
 def best_accuracy_run(runs: Iterable[Run], card: ModelCard) -> Run | None:
     """The eval run of ``card`` that its published accuracy is compared with.
 
-    Preferred, in order: real data and weights over synthetic ones; ground-truth boxes for top-down COCO models
-    (the README's AP uses them); FP32; then the newest record.
+    Only runs of the published protocol qualify: the README's box source for top-down COCO models (ground-truth
+    boxes; a detector-box AP is another number) and the flip test on. Preferred, in order: real data and weights
+    over synthetic ones; FP32; then the newest record.
     """
-    def key(run: Run) -> tuple:
-        return (not run.flags, run.col("bbox") in (None, "gt") or not card.top_down,
-                run.col("precision") in (None, "fp32"))
+    boxes = card.published.boxes if card.top_down and card.dataset == "coco" else None
 
-    return _newest((r for r in runs if r.kind == "eval" and r.model == card.name and r.accuracy), key)
+    def same_protocol(run: Run) -> bool:
+        return (boxes is None or run.col("bbox") in (None, boxes)) and run.options.get("flip", True) is not False
+
+    def key(run: Run) -> tuple:
+        return (not run.flags, run.col("precision") in (None, "fp32"))
+
+    return _newest((r for r in runs if r.kind == "eval" and r.model == card.name and r.accuracy
+                    and same_protocol(r)), key)
 
 
 def latency_matches(run: Run, latency: Latency) -> bool:

@@ -82,6 +82,11 @@ def test_synthetic_accuracy_is_used_only_when_nothing_real_exists():
                                               created="2030-01-01T00:00:00+00:00"),
                                   eval_record("tinypose_128x96", 0.58)])
     assert best_accuracy_run(detector, card).col("bbox") == "gt"  # the README's AP uses ground-truth boxes
+    # A detector-box or no-flip AP is another protocol: it never stands beside the README's GT-box figure.
+    assert best_accuracy_run(detector[:1], card) is None
+    no_flip = eval_record("tinypose_128x96", 0.57)
+    no_flip["options"]["flip"] = False
+    assert best_accuracy_run(runs_from_records([no_flip]), card) is None
 
 
 @pytest.mark.parametrize("options, published_index, matches", [
