@@ -13,7 +13,7 @@ from scipy.io import savemat
 
 from kbench.datasets.synthetic import dets_to_results, gt_to_coco_dict, make_coco_like
 
-RECORD_KEYS = {"schema", "kind", "metrics", "inputs", "options", "env", "created"}
+RECORD_KEYS = {"schema", "kind", "command", "metrics", "inputs", "options", "env", "created"}
 
 
 def kbench(*args, cwd=None):
@@ -53,6 +53,7 @@ def test_sample_prints_summary_and_writes_record(tmp_path):
     assert len(records) == 1
     rec = json.loads(records[0].read_text())
     assert set(rec) == RECORD_KEYS and rec["kind"] == "eval" and rec["schema"] == "kbench.record/1"
+    assert rec["command"].startswith("kbench eval --sample")
     assert list(rec["metrics"]) == ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
 
 
