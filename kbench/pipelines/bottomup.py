@@ -376,6 +376,182 @@ def _mean_tags(buf: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return sums / counts[:, None].astype(buf.dtype)
 
 
+# The salvage search (_salvage_tiled) bounds the scores of _SALVAGE_TILE pixel tiles, then scores exactly the
+# (person, tile) pairs whose bound can still win, _SALVAGE_BLOCK elements (pairs x tile pixels) at a time; the
+# bounds themselves are formed for at most _SALVAGE_BOUND_BLOCK (person, tile) pairs at a time.
+_SALVAGE_TILE = (16, 16)
+_SALVAGE_BLOCK = 1 << 17
+_SALVAGE_BOUND_BLOCK = 1 << 22
+
+
+def _salvage_scores(heat: np.ndarray, tags: list[np.ndarray], means: np.ndarray) -> np.ndarray:
+    """``heat - round(|tags - mean|)`` with the reference's float operations, operands and dtypes, per element.
+
+    The tag channels are taken as planes, so that ``|tag - mean|^2`` sums as ``(0 + d0^2) + d1^2``, as
+    ``np.sum`` does it; everything is formed in the tags' dtype (the heat is subtracted into that dtype, as
+    ``out=`` casts it). Each result element depends only on its own operands, so a score is the same bits
+    whether it is computed over the whole map or over any gathered subset of pixels.
+
+    Args:
+        heat: (L,) or (G, L) heat values.
+        tags: C arrays (L,) or (G, L), the tag channels at the same pixels.
+        means: (G, C) mean tags of G people.
+
+    Returns:
+        (G, L) scores.
+    """
+    norm = None
+    for c, plane in enumerate(tags):
+        shape = (len(means), plane.shape[-1])
+        d = np.subtract(plane, means[:, c:c + 1], out=np.empty(shape, dtype=plane.dtype))
+        d *= d
+        norm = d if norm is None else np.add(norm, d, out=norm)
+    np.sqrt(norm, out=norm)
+    np.rint(norm, out=norm)  # np.round to 0 decimals: half to even
+    return np.subtract(heat, norm, out=norm)
+
+
+def _salvage_full_map(heatmap: np.ndarray, planes: np.ndarray, tag_means: np.ndarray, missing: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_salvage` by scoring every pixel of every missing joint: ppdet's own way, for maps with NaN or inf."""
+    j_count = heatmap.shape[0]
+    flat_heat = heatmap.reshape(j_count, -1)
+    out: list[tuple[int, int, int, Any]] = []
+    for pid, jid in zip(*np.nonzero(missing)):
+        tags = [planes[c, jid].reshape(-1) for c in range(planes.shape[0])]
+        score = _salvage_scores(flat_heat[jid], tags, tag_means[pid:pid + 1])[0]
+        best = int(np.argmax(score))  # first index among equal maxima; NaN wins, as in ppdet
+        if score[best] > 0:
+            out.append((pid, jid, best, score[best]))
+    return _salvage_result(out, planes.dtype)
+
+
+def _salvage_result(found: list, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    pids, joints, flat, best = zip(*found) if found else ((), (), (), ())
+    return (np.array(pids, dtype=np.intp), np.array(joints, dtype=np.intp), np.array(flat, dtype=np.int64),
+            np.array(best, dtype=dtype))
+
+
+def _tiles(a: np.ndarray, th: int, tw: int, fill=None) -> np.ndarray:
+    """(H, W) -> (T, th * tw) tiles in row-major tile order, padded with ``fill`` or, if None, edge values."""
+    h, w = a.shape
+    pad = ((0, -h % th), (0, -w % tw))
+    if any(p for _, p in pad):
+        a = np.pad(a, pad, mode="edge") if fill is None else np.pad(a, pad, constant_values=fill)
+    hh, ww = a.shape
+    return a.reshape(hh // th, th, ww // tw, tw).swapaxes(1, 2).reshape(-1, th * tw)
+
+
+def _score_tiles(tiled: tuple, means: np.ndarray, rows: np.ndarray, tiles: np.ndarray, best: np.ndarray,
+                 best_idx: np.ndarray) -> None:
+    """Score (person, tile) pairs exactly and fold them into each person's best positive score and its index.
+
+    Args:
+        tiled: ``(heat (T, S), [tags (T, S)] * C, flat indices (T, S))`` of one joint, from :func:`_tiles`.
+        means: (G, C) mean tags of the joint's candidate people.
+        rows: (K,) person of each pair (row of ``means``).
+        tiles: (K,) tile of each pair.
+        best: (G,) best positive score so far (0: none), updated in place.
+        best_idx: (G,) the smallest flat index scoring ``best``, updated in place (meaningless where best is 0).
+    """
+    heat_t, tag_t, flat_idx = tiled
+    none = np.iinfo(np.int64).max
+    step = max(1, _SALVAGE_BLOCK // heat_t.shape[1])
+    for k in range(0, rows.size, step):
+        r, t = rows[k:k + step], tiles[k:k + step]
+        score = _salvage_scores(heat_t[t], [tt[t] for tt in tag_t], means[r])
+        # a tile's slots are its pixels row by row, in flat-index order: the first maximum is np.argmax's
+        pos = np.argmax(score, axis=1)
+        top = score[np.arange(r.size), pos]
+        hit = np.flatnonzero(top > 0)
+        if hit.size == 0:
+            continue
+        r, t, top = r[hit], t[hit], top[hit]
+        first = flat_idx[t, pos[hit]]
+        prev = best.copy()
+        np.maximum.at(best, r, top)
+        best_idx[best > prev] = none  # a higher best: the index of the lower one no longer counts
+        tie = top == best[r]
+        np.minimum.at(best_idx, r[tie], first[tie])
+
+
+def _salvage_tiled(heatmap: np.ndarray, planes: np.ndarray, tag_means: np.ndarray, missing: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_salvage` for finite maps by branch and bound over pixel tiles.
+
+    Every operation of a score (subtract, square, add, sqrt, rint, subtract) is rounded monotonically, so a
+    pixel's score is at most the score, formed with the very same operations, of a fictitious pixel with the
+    tile's highest heat and, per channel, the tag in the tile's tag range nearest to the person's mean (the
+    mean clipped to the range). The tiles whose bound is <= 0 hold no salvageable pixel. Each person first
+    scores its tile of highest bound exactly; then every other tile whose bound is >= that best positive score
+    (ties could still win by a smaller index) is scored exactly, and the person keeps the highest positive
+    score at its smallest flat index, ``np.argmax``'s first maximum. Tags vary smoothly within a tile, so the
+    bounds are tight and few tiles are scored.
+    """
+    j_count, h, w = heatmap.shape
+    th, tw = _SALVAGE_TILE
+    dtype = planes.dtype
+    n_chan = planes.shape[0]
+    # flat pixel index of each tile slot; padding slots get h * w, beyond every real pixel
+    flat_idx = _tiles(np.arange(h * w, dtype=np.int64).reshape(h, w), th, tw, fill=h * w)
+    group = max(1, _SALVAGE_BOUND_BLOCK // len(flat_idx))
+    out_p, out_j, out_f, out_s = [], [], [], []
+    for jid in range(j_count):
+        lacking = np.flatnonzero(missing[:, jid])
+        # scores are at most the heat: a map with no positive heat salvages nothing
+        if lacking.size == 0 or not np.asarray(heatmap[jid].max()).astype(dtype) > 0:
+            continue
+        # padding pixels have heat -inf (score -inf, never salvaged) and an edge tag (no wider tag range)
+        heat_t = _tiles(heatmap[jid], th, tw, fill=-np.inf)
+        tag_t = [_tiles(planes[c, jid], th, tw) for c in range(n_chan)]
+        tiled = (heat_t, tag_t, flat_idx)
+        heat_top = heat_t.max(axis=1)
+        tag_lo = [t.min(axis=1) for t in tag_t]
+        tag_hi = [t.max(axis=1) for t in tag_t]
+        for start in range(0, lacking.size, group):  # people are independent: bound a group at a time
+            pids = lacking[start:start + group]
+            means = tag_means[pids]
+            nearest = [np.clip(means[:, c:c + 1], tag_lo[c], tag_hi[c]) for c in range(n_chan)]
+            bound = _salvage_scores(heat_top, nearest, means)  # (G, T)
+            best = np.zeros(pids.size, dtype=dtype)  # 0: nothing positive yet
+            best_idx = np.zeros(pids.size, dtype=np.int64)
+            seed = np.argmax(bound, axis=1)
+            can = bound[np.arange(pids.size), seed] > 0
+            _score_tiles(tiled, means, np.flatnonzero(can), seed[can], best, best_idx)
+            keep = (bound > 0) & (bound >= best[:, None])
+            keep[np.arange(pids.size), seed] = False
+            _score_tiles(tiled, means, *np.nonzero(keep), best, best_idx)
+            found = best > 0
+            out_p.append(pids[found])
+            out_j.append(np.full(int(found.sum()), jid, dtype=np.intp))
+            out_f.append(best_idx[found])
+            out_s.append(best[found])
+    if not out_p:
+        return _salvage_result([], dtype)
+    return np.concatenate(out_p), np.concatenate(out_j), np.concatenate(out_f), np.concatenate(out_s)
+
+
+def _salvage(heatmap: np.ndarray, planes: np.ndarray, tag_means: np.ndarray, missing: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The joints ``HrHRNetPostProcess`` salvages: per person and missing joint, the first pixel of maximal
+    ``heat - round(|tag - mean tag|)``, kept when that maximum is positive.
+
+    Args:
+        heatmap: (J, H, W) heatmap.
+        planes: (C, J, H, W) tag channels.
+        tag_means: (P, C) mean tag of each person.
+        missing: (P, J) bool, the joints each person lacks.
+
+    Returns:
+        ``(person, joint, flat index, score)`` of each salvaged joint, the scores in the tags' dtype; in no
+        particular order.
+    """
+    finite = np.isfinite(heatmap).all() and np.isfinite(planes).all() and np.isfinite(tag_means).all()
+    # the bound needs ordered scores: NaN (a NaN input, or an infinite heat less an infinite distance) compares
+    # false with everything, and np.argmax takes the first NaN; the full-map search reproduces that
+    return (_salvage_tiled if finite else _salvage_full_map)(heatmap, planes, tag_means, missing)
+
+
 class _Clusters:
     """The people found so far, in creation order, keyed as ppdet keys them.
 
@@ -508,36 +684,17 @@ def group_people(heatmap: np.ndarray, tagmap: np.ndarray, peak_values: np.ndarra
     mean_score = pose_scores.mean(axis=1)
     kpts[valid, 2] = pose_scores[valid]
 
-    # salvage: only the joints a person lacks are scored (ppdet scores all J maps and then keeps those); the
-    # tag channels are taken as planes, so that |tag - mean|^2 sums as (0 + d0^2) + d1^2, as np.sum does it
+    # salvage: only the joints a person lacks are scored (ppdet scores all J maps and then keeps those)
     tag_means = clusters.mean_tags(p)
     planes = np.moveaxis(tagmap, -1, 0)  # (C, J, H, W)
-    flat_heat = heatmap.reshape(j_count, -1)
-    for pid in range(p):
-        missing = np.flatnonzero(pose_scores[pid] == 0)
-        if missing.size == 0:
-            continue
-        norm = None
-        for c in range(planes.shape[0]):
-            d = np.take(planes[c], missing, axis=0).reshape(missing.size, -1)
-            d -= tag_means[pid, c]
-            d *= d
-            norm = d if norm is None else np.add(norm, d, out=norm)
-        np.sqrt(norm, out=norm)
-        np.rint(norm, out=norm)  # np.round to 0 decimals: half to even
-        score = np.subtract(np.take(flat_heat, missing, axis=0), norm, out=norm)
-        best = np.argmax(score, axis=1)
-        best_score = score[np.arange(missing.size), best]
-        ok = best_score > 0
-        if not ok.any():
-            continue
-        joints = missing[ok]
-        y = best[ok] // w
-        x = best[ok] % w
+    pids, joints, flat, best = _salvage(heatmap, planes, tag_means, pose_scores == 0)
+    if pids.size:
+        y = flat // w
+        x = flat % w
         oy, ox = _refine_offsets(joints, y, x, heatmap)
-        pose_coords[pid, joints, 0] = y.astype(np.float32) + oy
-        pose_coords[pid, joints, 1] = x.astype(np.float32) + ox
-        kpts[pid, joints, 2] = best_score[ok]
+        pose_coords[pids, joints, 0] = y.astype(np.float32) + oy
+        pose_coords[pids, joints, 1] = x.astype(np.float32) + ox
+        kpts[pids, joints, 2] = best
 
     inverse, _, _, _ = bottom_up_affine(image_size[0], image_size[1], min(h, w), stride, inverse=True)
     xy = pose_coords[..., ::-1].reshape(-1, 2)
