@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     from kbench.bench.records import set_command
     from kbench.errors import InputError
 
-    set_command(sys.argv[1:] if argv is None else argv)
+    previous = set_command(sys.argv[1:] if argv is None else argv)
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args, parser) or 0)
@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kbench: internal error: {type(exc).__name__}: {exc} (set KBENCH_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        set_command(previous)  # main() may run in-process (tests, notebooks): the command ends with the call
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -91,10 +91,12 @@ def describe_input(path: str | os.PathLike) -> dict:
 _COMMAND: list | None = None
 
 
-def set_command(argv: list) -> None:
-    """Remember the ``kbench`` command line of this process, for the records it writes."""
+def set_command(argv: list | None) -> list | None:
+    """Remember the ``kbench`` command line being run (None: none), for the records it writes; returns the last one."""
     global _COMMAND
-    _COMMAND = ["kbench", *[str(a) for a in argv]]
+    previous = _COMMAND
+    _COMMAND = None if argv is None else ["kbench", *[str(a) for a in argv]]
+    return previous
 
 
 def make_record(kind: str, metrics: dict, inputs: dict | None = None, options: dict | None = None) -> dict:

@@ -321,7 +321,7 @@ def _run_coco(args, card, data: _Data, bbox: str, flip: bool) -> int:
     check_images(plan.image_paths, _COCO_LAYOUT)
     opts = _coco_options(args)
     times = StageTimes()
-    with crop_prefetcher(card, workers=args.workers) as prefetcher:
+    with crop_prefetcher(card, workers=args.workers, batch=args.batch) as prefetcher:
         adapter = _load_adapter(args, card, args.batch)
         try:
             keypoints = run_top_down(adapter, card, plan, prefetcher, batch=args.batch, flip=flip,
@@ -368,7 +368,7 @@ def _run_mpii(args, card, data: _Data, flip: bool) -> int:
         raise InputError("--limit is not supported for MPII: PCKh is defined over the whole ground-truth file")
     check_images(plan.image_paths, _MPII_LAYOUT)
     times = StageTimes()
-    with crop_prefetcher(card, workers=args.workers) as prefetcher:
+    with crop_prefetcher(card, workers=args.workers, batch=args.batch) as prefetcher:
         adapter = _load_adapter(args, card, args.batch)
         try:
             keypoints = run_top_down(adapter, card, plan, prefetcher, batch=args.batch, flip=flip,

@@ -250,17 +250,20 @@ def _crop_task(task) -> tuple:
 
 # -- main side ---------------------------------------------------------------------------------------------------
 
-def crop_prefetcher(card, udp: bool | None = None, workers: int | None = None):
+def crop_prefetcher(card, udp: bool | None = None, workers: int | None = None, batch: int = 32):
     """The worker pool that decodes images and cuts the card's crops.
 
     Enter it (``with``) before loading a runtime: the workers are forked from a process that has not yet
     started a framework's thread pools, which are not fork-safe.
+
+    Up to two batches' worth of images (at least 8, at most 64) are decoded ahead: while the runtime runs one
+    batch, the workers must already be filling the next, or the main process waits for crops after every call.
     """
     from kbench.pipelines.prefetch import OrderedPrefetcher
 
     udp = card.eval.udp if udp is None else udp
     return OrderedPrefetcher(_crop_task, _init_crop_worker, (tuple(card.input_size), udp, card.normalize),
-                             workers=workers)
+                             workers=workers, window=max(8, min(64, 2 * batch)))
 
 
 def run_top_down(adapter, card, plan: PersonPlan, prefetcher, batch: int = 32, flip: bool | None = None,

@@ -50,7 +50,7 @@ def test_pipeline_overhead_tinypose_ort_cpu(benchmark, tmp_path):
     card = get_card("tinypose_128x96")
     sample = make_sample_dataset(tmp_path / "sample", num_images=120, seed=1)
     batch = 32
-    with crop_prefetcher(card) as prefetcher:
+    with crop_prefetcher(card, batch=batch) as prefetcher:
         adapter = get_adapter("onnxruntime")
         adapter.load(card, weights="random", batch=batch)
         try:
