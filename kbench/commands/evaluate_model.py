@@ -241,7 +241,7 @@ def _finish(args, card, stats: dict, summary: str, protocol: dict, evaluator: st
             results_rows: list, weights: dict, adapter_desc: dict, bbox) -> int:
     from kbench.bench.records import default_record_path, make_record, write_record
 
-    synthetic = data_synthetic = bool(inputs.get("sample"))
+    synthetic = bool(inputs.get("sample"))
     options = {**protocol, "batch": args.batch, "limit": args.limit, "weights": weights, "evaluator": evaluator,
                "stages_s": times.as_dict(), "runtime": {k: adapter_desc.get(k) for k in
                                                         ("runtime", "version", "providers", "threads")
@@ -261,7 +261,7 @@ def _finish(args, card, stats: dict, summary: str, protocol: dict, evaluator: st
         print(json.dumps(stats, indent=2))
     else:
         labels = []
-        if data_synthetic:
+        if synthetic:
             labels.append("SYNTHETIC DATA (drawn figures)")
         if weights.get("random"):
             labels.append("RANDOM WEIGHTS")

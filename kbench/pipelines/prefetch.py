@@ -29,6 +29,9 @@ def default_workers() -> int:
 
 def _worker_init(initializer: Callable | None, initargs: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker the pool forks later (to replace one) is a copy of a process that may have loaded a framework
+    # with its own SIGTERM handler (Paddle installs one); the pool stops workers with SIGTERM, so restore it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if initializer is not None:
         initializer(*initargs)
 
@@ -71,6 +74,12 @@ class OrderedPrefetcher:
             else:
                 self._pool.terminate()
             self._pool.join()
+            # terminate() races with the pool's own thread that replaces exited workers: a worker forked in that
+            # window may not have run its initializer yet. Nothing of this pool may outlive it.
+            for process in list(getattr(self._pool, "_pool", ())):
+                if process.is_alive():
+                    process.kill()
+                    process.join(timeout=5)
             self._pool = None
 
     def map(self, tasks: Iterable[Any]) -> Iterator[Any]:

@@ -297,3 +297,30 @@ def test_default_detections_offline_is_one_line(shared_data, tmp_path):
         pytest.skip("this machine can reach paddledet.bj.bcebos.com: the offline message cannot be checked")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "bbox.json" in r.stderr and "pass a local path" in r.stderr
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    """Ctrl-C during a run: exit 130 with one line, no record or results file, no worker process left behind."""
+    import os
+    import signal
+    import time
+
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err:
+        # SIGINT reset to its default in the child: a non-interactive shell would have it ignored.
+        proc = subprocess.Popen([sys.executable, "-m", "kbench", "eval", "--model", "tinypose_256x192", "--sample",
+                                 "60", "--weights", "random", "--backend", "paddle", "--batch", "2", "--workers", "1",
+                                 "--record", str(tmp_path / "rec.json")], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                stderr=err, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 300
+        while "img/s" not in err_path.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=120)
+    assert rc == 130, err_path.read_text()[-500:]
+    assert err_path.read_text().rstrip().endswith("kbench: interrupted")
+    assert not (tmp_path / "rec.json").exists() and not (tmp_path / "rec-keypoints.json").exists()
+    assert workers, "the run had no worker process to check"
+    time.sleep(0.5)
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}")], "a worker outlived the run"
