@@ -119,16 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="kbench",
-        description="Benchmark and evaluate human keypoint models: accuracy (COCO OKS AP, MPII PCKh), "
-                    "and, as the suite grows, latency, size and regressions.",
+        description="Benchmark and evaluate human keypoint models: accuracy (COCO OKS AP, MPII PCKh), latency "
+                    "per runtime, size (params, FLOPs), regressions (a CI gate), reports and a leaderboard.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ev = sub.add_parser("eval", help="evaluate predictions (COCO OKS AP or MPII PCKh)", epilog=_EVAL_EPILOG,
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Evaluate keypoint predictions against ground truth and write a run record.")
+    ev = sub.add_parser("eval", help="run a zoo model over a data set, or evaluate predictions (COCO AP, MPII PCKh)",
+                        epilog=_EVAL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Run a zoo model over COCO or MPII as PaddleDetection evaluates it (--model), or "
+                                    "evaluate a keypoint results file against ground truth; write a run record.")
     src = ev.add_argument_group("inputs")
     src.add_argument("-p", "--predictions", metavar="FILE",
                      help="results file: COCO keypoint results JSON, or MPII predictions (.json/.npy/.mat)")
