@@ -278,6 +278,24 @@ def _finish(args, card, stats: dict, summary: str, protocol: dict, evaluator: st
     return 0
 
 
+def _infer_top_down(args, card, plan, flip: bool, times) -> tuple:
+    """Keypoints of every planned crop, the runtime's description and the weights' label.
+
+    The worker pool starts before the runtime loads: workers forked from a process with a framework's thread pools
+    loaded are not safe.
+    """
+    from kbench.pipelines.topdown_run import crop_prefetcher, run_top_down
+
+    with crop_prefetcher(card, workers=args.workers, batch=args.batch) as prefetcher:
+        adapter = _load_adapter(args, card, args.batch)
+        try:
+            keypoints = run_top_down(adapter, card, plan, prefetcher, batch=args.batch, flip=flip,
+                                     progress=not args.no_progress, times=times)
+            return keypoints, adapter.describe(), _weights_label(adapter, args)
+        finally:
+            adapter.close()
+
+
 def _per_keypoint(gt, dets, opts) -> dict:
     """``AP.<joint>``: each joint's AP alone (a diagnostic for the report's per-keypoint bars)."""
     from kbench.evaluators.coco_keypoints import per_keypoint_ap
@@ -291,14 +309,7 @@ def _run_coco(args, card, data: _Data, bbox: str, flip: bool) -> int:
     from kbench.datasets.coco import KeypointDetections, load_coco_keypoints
     from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
     from kbench.pipelines.oks_nms import rescore_and_nms
-    from kbench.pipelines.topdown_run import (
-        StageTimes,
-        check_images,
-        crop_prefetcher,
-        plan_from_detections,
-        plan_from_gt,
-        run_top_down,
-    )
+    from kbench.pipelines.topdown_run import StageTimes, check_images, plan_from_detections, plan_from_gt
 
     gt = load_coco_keypoints(data.ann)
     if args.limit:
@@ -321,14 +332,7 @@ def _run_coco(args, card, data: _Data, bbox: str, flip: bool) -> int:
     check_images(plan.image_paths, _COCO_LAYOUT)
     opts = _coco_options(args)
     times = StageTimes()
-    with crop_prefetcher(card, workers=args.workers, batch=args.batch) as prefetcher:
-        adapter = _load_adapter(args, card, args.batch)
-        try:
-            keypoints = run_top_down(adapter, card, plan, prefetcher, batch=args.batch, flip=flip,
-                                     progress=not args.no_progress, times=times)
-            desc, weights = adapter.describe(), _weights_label(adapter, args)
-        finally:
-            adapter.close()
+    keypoints, desc, weights = _infer_top_down(args, card, plan, flip, times)
     t0 = time.perf_counter()
     keep, scores = rescore_and_nms(keypoints, plan.box_scores, plan.areas, plan.person_image_ids,
                                    vis_thr=RESCORE_VIS_THR, oks_thr=NMS_OKS_THR)
@@ -354,7 +358,7 @@ def _run_mpii(args, card, data: _Data, flip: bool) -> int:
     from kbench._fileio import read_json
     from kbench.bench.records import describe_input
     from kbench.evaluators.mpii_pckh import evaluate_mpii_pckh, load_mpii_gt
-    from kbench.pipelines.topdown_run import StageTimes, check_images, crop_prefetcher, plan_from_mpii, run_top_down
+    from kbench.pipelines.topdown_run import StageTimes, check_images, plan_from_mpii
 
     entries = read_json(data.ann)
     if not isinstance(entries, list) or not entries:
@@ -368,14 +372,7 @@ def _run_mpii(args, card, data: _Data, flip: bool) -> int:
         raise InputError("--limit is not supported for MPII: PCKh is defined over the whole ground-truth file")
     check_images(plan.image_paths, _MPII_LAYOUT)
     times = StageTimes()
-    with crop_prefetcher(card, workers=args.workers, batch=args.batch) as prefetcher:
-        adapter = _load_adapter(args, card, args.batch)
-        try:
-            keypoints = run_top_down(adapter, card, plan, prefetcher, batch=args.batch, flip=flip,
-                                     progress=not args.no_progress, times=times)
-            desc, weights = adapter.describe(), _weights_label(adapter, args)
-        finally:
-            adapter.close()
+    keypoints, desc, weights = _infer_top_down(args, card, plan, flip, times)
     t0 = time.perf_counter()
     res = evaluate_mpii_pckh(gt, keypoints[:, :, :2].astype(np.float64))
     times.eval_s += time.perf_counter() - t0
