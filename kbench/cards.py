@@ -28,7 +28,8 @@ import yaml
 from kbench.errors import InputError
 
 __all__ = ["ModelCard", "Backbone", "Head", "Deconv", "EvalSettings", "Normalize", "Training", "Latency",
-           "Published", "Download", "Downloads", "Source", "list_cards", "get_card", "load_card", "cards_dir"]
+           "Published", "Download", "Downloads", "Source", "list_cards", "get_card", "select_cards", "load_card",
+           "cards_dir"]
 
 ARCHITECTURES = {"TopDownHRNet": "top_down", "HigherHRNet": "bottom_up"}  # architecture -> the paradigm it implies
 DATASET_JOINTS = {"coco": 17, "mpii": 16}
@@ -614,3 +615,20 @@ def get_card(name: str) -> ModelCard:
         close = [n for n in registry if key and key in n][:3]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise InputError(f"unknown model {name!r}{hint} (`kbench zoo list` shows all {len(registry)})")
+
+
+def select_cards(spec: str | None) -> list[ModelCard]:
+    """Cards from a comma-separated list of names or globs (every card when None, empty or ``all``).
+
+    Raises:
+        InputError: a name that no card has (with close names), or globs that match nothing.
+    """
+    if not spec or spec == "all":
+        return list_cards()
+    cards = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        cards.extend(list_cards(part) if any(ch in part for ch in "*?[") else [get_card(part)])
+    if not cards:
+        raise InputError(f"no zoo model matches {spec!r}")
+    return list(dict.fromkeys(cards))
+

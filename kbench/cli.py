@@ -222,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--batch", type=_positive_int, default=1, help="batch size (default: %(default)s)")
     conf.add_argument("--threads", type=_positive_int, help="CPU threads for runtimes that take a count")
     conf.add_argument("--json", action="store_true", help="print the cells as JSON")
+    conf.add_argument("--record", metavar="PATH", help="also write the matrix as a run record (kind 'conformance')")
     conf.set_defaults(handler="kbench.commands.conformance:run")
 
     exp = sub.add_parser("export", help="write a zoo model as a Paddle Inference, ONNX, Lite or TensorRT artifact",
@@ -243,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ONNX exporter: paddle2onnx, torch's, or paddle2onnx with torch as the fallback (default)")
     exp.add_argument("--opset", type=_positive_int, help="ONNX opset (default: the exporter's)")
     exp.add_argument("--out", metavar="PATH", help="output path (default: ./kbench-exports/...)")
+    exp.add_argument("--record", metavar="PATH",
+                     help="also write a run record (kind 'export': artifact, size, manifest)")
     exp.set_defaults(handler="kbench.commands.export:run")
 
     # Sub-commands whose options live beside their handlers, in standard-library-only modules.

@@ -18,10 +18,13 @@ import numpy as np
 
 from kbench.adapters.base import ModelOutputs, get_adapter, runtime_status
 
-__all__ = ["TOLERANCE", "Cell", "reference_input", "compare_outputs", "run_cell", "conformance_matrix"]
+__all__ = ["TOLERANCE", "DEFAULT_CPU_RUNTIMES", "Cell", "select_runtimes", "reference_input", "compare_outputs",
+           "run_cell", "conformance_matrix", "format_matrix"]
 
 #: Relative tolerance of a cell, by precision.
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
+#: The runtimes compared when none are named: every CPU runtime but the reference itself.
+DEFAULT_CPU_RUNTIMES = ("paddle-inference", "onnxruntime", "lite", "torch")
 #: Spatial size of the seeded input of bottom-up models (whole images; any multiple of 32 works).
 BOTTOM_UP_SIZE = 256
 
@@ -44,6 +47,18 @@ class Cell:
     def to_dict(self) -> dict:
         """JSON-ready."""
         return asdict(self)
+
+
+def select_runtimes(spec: str | None) -> list[str]:
+    """Runtimes from a comma-separated list (the CPU runtimes when None or ``all``); the reference is left out."""
+    from kbench.adapters.base import RUNTIMES
+    from kbench.errors import InputError
+
+    names = list(DEFAULT_CPU_RUNTIMES) if not spec or spec == "all" else [s.strip() for s in spec.split(",")]
+    unknown = [n for n in names if n not in RUNTIMES]
+    if unknown:
+        raise InputError(f"unknown runtime {unknown[0]!r}; known: {', '.join(RUNTIMES)}")
+    return [n for n in names if n != "paddle"]
 
 
 def reference_input(card, batch: int = 1, seed: int = 0) -> np.ndarray:
@@ -98,20 +113,22 @@ def run_cell(card, runtime: str, precision: str = "fp32", batch: int = 1, refere
     return Cell(card.name, runtime, precision, "pass" if passed else "fail", **diff)
 
 
-def conformance_matrix(cards, runtimes, precision: str = "fp32", batch: int = 1, progress: bool = True,
+def conformance_matrix(cards, runtimes, precision: str = "fp32", batch: int = 1, progress=None,
                        threads: int | None = None) -> list[Cell]:
-    """Every (model, runtime) cell; errors become cells with status "error" and a one-line detail."""
-    from tqdm import tqdm
+    """Every (model, runtime) cell; errors become cells with status "error" and a one-line detail.
 
+    ``progress`` is a :mod:`kbench.progress` callback (cells done of all), True for a terminal bar, or None.
+    """
     from kbench.errors import InputError
+    from kbench.progress import tracker
 
     cells = []
     total = len(cards) * len(runtimes)
-    with tqdm(total=total, desc="conformance", unit="cell", disable=not progress) as bar:
+    with tracker(progress, "conformance", total, "cell") as bar:
         for card in cards:
             reference = None
             for runtime in runtimes:
-                bar.set_postfix_str(f"{card.name} / {runtime}")
+                bar.status(f"{card.name} / {runtime}")
                 try:
                     if reference is None and runtime_status(runtime)[0]:
                         with get_adapter("paddle") as ref_adapter:

@@ -12,7 +12,7 @@ share everything but the scope share one loaded runtime (:func:`measure_group`).
   memory (the interpreter, every framework kbench imported, e.g. paddle for an export or the FLOP count, and the
   loaded model), ``run_rss_mb``, what the runs add on top of what was resident before the warm-up (activations,
   workspaces, arenas), and on a GPU ``device_mem_mb``, the device memory this process holds after the runs;
-* parameters and FLOPs come from :func:`kbench.commands.profile.profile_card` (the zoo README's convention,
+* parameters and FLOPs come from :func:`kbench.runners.profile.profile_card` (the zoo README's convention,
   counted once per model and input size), so each row shows the achieved GFLOP/s.
 
 Backends are runtimes, plus two GPU variants that the zoo's KeypointBenchmark table has as columns:
@@ -202,7 +202,7 @@ def count_size(card) -> tuple[float | None, float | None, str]:
     key = (card.name, size)
     if key not in _SIZE_CACHE:
         try:
-            from kbench.commands.profile import profile_card
+            from kbench.runners.profile import profile_card
 
             counted, _ = profile_card(card, size, "random")
             _SIZE_CACHE[key] = (counted.params_m, counted.gflops, "")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kbench.errors import InputError
 
-__all__ = ["run", "record_targets", "machine_line"]
+__all__ = ["run", "latency_specs", "record_targets", "machine_line"]
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -70,13 +70,12 @@ def _nothing_to_run(skipped, precisions, devices) -> InputError:
     return InputError(f"nothing to measure: {'; '.join(s.line() for s in skipped)}")
 
 
-def run(args, parser) -> int:
-    """Plan, measure, print the table (or JSON) and write one record per measurement."""
+def latency_specs(args) -> tuple[list[list], list]:
+    """The specs of a parsed ``kbench latency`` command line, in lists that share one load, and what was skipped."""
     from kbench.bench import machine
-    from kbench.bench.latency import format_details, format_notes, format_table, measure_group, plan, resolve_backends
-    from kbench.bench.records import write_record
-    from kbench.bench.timing import Budget
-    from kbench.commands.conformance import select_cards
+    from kbench.bench.latency import plan, resolve_backends
+    from kbench.cards import select_cards
+    from kbench.specs import LatencySpec
 
     devices = list(args.device)
     precisions = ["fp16"] if args.fp16 else list(args.precision or ["fp32"])
@@ -89,58 +88,59 @@ def run(args, parser) -> int:
     groups, skipped = plan(cards, backends, devices, precisions, args.batch, args.threads, args.scope)
     if not groups:
         raise _nothing_to_run(skipped, precisions, devices)
-    count = sum(len(g.scopes) for g in groups)
+    loads = [[LatencySpec(model=g.card.name, backend=g.backend, device=g.device, precision=g.precision,
+                          batch=g.batch, threads=g.threads, scope=scope, flip=args.flip, weights=args.weights,
+                          warmup=args.warmup, runs=args.runs, seconds=args.seconds, yardstick=args.yardstick)
+              for scope in g.scopes] for g in groups]
+    return loads, skipped
+
+
+def run(args, parser) -> int:
+    """Plan, measure, print the table (or JSON) and write one record per measurement."""
+    from kbench.bench.latency import LatencyFailure, format_details, format_notes, format_table
+    from kbench.bench.records import write_record
+    from kbench.progress import TerminalProgress, tracker
+    from kbench.runners.latency import group_of, run_latency_specs
+
+    loads, skipped = latency_specs(args)
+    devices = list(args.device)
+    count = sum(len(specs) for specs in loads)
     target = record_targets(args.record, count, args.no_record)
-    warm_runs, warm_s = args.warmup
-    budget = Budget(warmup_runs=warm_runs, warmup_seconds=warm_s if warm_runs is None else None, runs=args.runs,
-                    seconds=None if args.runs else (args.seconds or 3.0))
     for s in skipped:  # said at once, before minutes of measuring
         print(f"kbench: not measured: {s.line()}", file=sys.stderr)
 
-    roof = {}
-    cpu_threads = sorted({g.threads for g in groups if g.device == "cpu" and g.threads})
-    if args.yardstick and cpu_threads:
-        for t in cpu_threads:
-            roof[t] = machine.matmul_rate(t)
-
-    from tqdm import tqdm
-
-    results, failures, paths = [], [], []
+    results, failures, paths, roof = [], [], [], {}
     interrupted = False
-    show = sys.stderr.isatty() and count > 1
-    bar = tqdm(total=count, desc="latency", unit="measurement", disable=not show, dynamic_ncols=True)
-    from kbench.bench.latency import LatencyFailure
-
+    bar = TerminalProgress(enabled=sys.stderr.isatty() and count > 1)
+    counter = tracker(bar, "latency", count, "measurement")
     try:
-        for group in groups:
-            bar.set_description_str(group.label, refresh=False)
+        for specs in loads:
+            label = group_of(specs).label
             try:
-                measured = measure_group(group, budget, args.weights, args.flip,
-                                         status=(lambda text: bar.set_postfix_str(text.split(": ", 1)[-1]))
-                                         if show else None)
+                records = run_latency_specs(specs, progress=lambda ev: counter.status(ev.note.split(": ", 1)[-1]))
             except InputError as exc:
-                failures.append(LatencyFailure(group, str(exc).splitlines()[0]))
-                bar.update(len(group.scopes))
+                failures.append(LatencyFailure(group_of(specs), str(exc).splitlines()[0]))
+                counter.update(len(specs), note=label)
                 continue
             except Exception as exc:  # a runtime's own failure ends this measurement, not the table
                 if os.environ.get("KBENCH_DEBUG"):
                     raise
                 first = (str(exc).strip().splitlines() or [""])[0]
-                failures.append(LatencyFailure(group, f"{type(exc).__name__}: {first}"))
-                bar.update(len(group.scopes))
+                failures.append(LatencyFailure(group_of(specs), f"{type(exc).__name__}: {first}"))
+                counter.update(len(specs), note=label)
                 continue
-            for r in measured:
+            for rec in records:
+                r = rec.outputs["result"]
+                roof.update({int(t): v for t, v in rec["options"].get("yardstick_matmul_gflops", {}).items()})
                 path = target(r)
                 if path is not None:
-                    rec = r.record()
-                    if roof:
-                        rec["options"]["yardstick_matmul_gflops"] = {str(k): v for k, v in roof.items()}
                     paths.append(write_record(rec, path))
                 results.append(r)
-                bar.update(1)
+                counter.update(1, note=label)
     except KeyboardInterrupt:  # stop cleanly: the finished measurements are printed and their records kept
         interrupted = True
     finally:
+        counter.close()
         bar.close()
 
     if args.json:
@@ -155,7 +155,7 @@ def run(args, parser) -> int:
             print()
         if results:
             print(format_details(results))
-        notes = format_notes(results, skipped, failures, roof)
+        notes = format_notes(results, skipped, failures, dict(sorted(roof.items())))
         if notes:
             print(notes)
     out = sys.stderr if args.json else sys.stdout

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_parser", "int_list", "device_list", "precision_list", "scope_list", "warmup_spec", "seconds_value"]
+__all__ = ["add_parser", "int_list", "device_list", "precision_list", "scope_list", "warmup_spec", "warmup_text",
+           "seconds_value"]
 
 _EPILOG = """examples:
   kbench latency --models tinypose_128x96 --backend onnxruntime --threads 1,4
@@ -106,6 +107,13 @@ def warmup_spec(text: str) -> tuple[int | None, float | None]:
     return runs, None
 
 
+def warmup_text(text: str) -> str:
+    """``--warmup`` checked by :func:`warmup_spec` and kept as text, as :class:`kbench.specs.LatencySpec` holds it:
+    ``"10"`` (runs) or ``"1.5s"`` (seconds)."""
+    runs, seconds = warmup_spec(text)
+    return str(runs) if runs is not None else f"{seconds:g}s"
+
+
 def add_parser(sub) -> None:
     """Register ``kbench latency`` on the ``kbench`` sub-parsers."""
     from kbench.cli import _positive_int, add_record_options
@@ -144,7 +152,7 @@ def add_parser(sub) -> None:
     what.add_argument("--weights", default="random", metavar="random|zoo|PATH|URL",
                       help="weights to load (default: random, seeded: latency does not depend on the values)")
     how = p.add_argument_group("how long")
-    how.add_argument("--warmup", type=warmup_spec, default=(None, 1.0), metavar="N|Ss",
+    how.add_argument("--warmup", type=warmup_text, default="1s", metavar="N|Ss",
                      help="warm-up kept out of the figures: a number of runs (10) or seconds (2s); default 1s "
                           "(at least 2 runs)")
     length = how.add_mutually_exclusive_group()

@@ -8,11 +8,11 @@ __all__ = ["run"]
 
 
 def _build(args) -> int:
-    from kbench.commands.report import load_sources
     from kbench.leaderboard.build import build_site, check_target
+    from kbench.results.sources import load_sources
 
     check_target(Path(args.out))  # before reading a store of thousands of records
-    records, sources = load_sources(args)
+    records, sources = load_sources(args.records, args.store, args.filters)
     out = build_site(records, args.out, title=args.title, sources=sources)
     models = sum(1 for _ in (out / "models").glob("*.html")) if (out / "models").is_dir() else 0
     print(f"site: {out} ({len(records)} records, {models} model pages); open {out / 'index.html'} or run: "

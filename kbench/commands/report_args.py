@@ -63,7 +63,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(sub) -> None:
     """Register ``report`` and ``leaderboard`` on the ``kbench`` sub-parsers."""
-    from kbench.commands.store_args import percent  # the gate's reading of "10%" (standard library only)
+    from kbench.argtypes import percent  # the gate's reading of "10%" (standard library only)
 
     rep = sub.add_parser(
         "report", help="an HTML report: the zoo README's tables with measured beside published numbers",

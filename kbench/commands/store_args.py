@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_parser", "percent"]
+from kbench.argtypes import percent
+
+__all__ = ["add_parser"]
 
 _RESULTS_EPILOG = """examples:
   kbench results
@@ -29,17 +31,6 @@ MPII percentage). Latency fails only when the median rises by more than the perc
 the measured spread (IQR, else std, else p90 - median; the larger of the two runs'). Exit codes: 0 no
 regression, 1 a guarded number regressed or is missing, 2 usage error (no records, nothing in common).
 """
-
-
-def percent(text: str) -> float:
-    """``10%`` or ``10`` -> 0.10; an argparse type."""
-    try:
-        value = float(text.strip().removesuffix("%").strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage such as 10%, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, got {text!r}")
-    return value / 100.0
 
 
 def _points(text: str) -> float:

@@ -51,7 +51,7 @@ def bottom_up_prefetcher(card, workers: int | None = None):
 
 
 def run_bottom_up_images(adapter, card, image_ids: np.ndarray, image_paths: list, prefetcher,
-                         flip: bool | None = None, progress: bool = True, times: StageTimes | None = None):
+                         flip: bool | None = None, progress=None, times: StageTimes | None = None):
     """People found in each image: (image ids (P,), keypoints (P, J, 3) in image pixels, scores (P,)).
 
     Args:
@@ -61,15 +61,14 @@ def run_bottom_up_images(adapter, card, image_ids: np.ndarray, image_paths: list
         image_paths: (I,) their files.
         prefetcher: an entered :func:`bottom_up_prefetcher`.
         flip: test-time flip; the card's setting when None.
-        progress: show a progress bar.
+        progress: a :mod:`kbench.progress` callback (images done of all), True for a terminal bar, None: silent.
         times: filled with the stage split when given.
     """
     from dataclasses import replace
 
-    from tqdm import tqdm
-
     from kbench.pipelines.bottomup import BottomUpSettings, decode_bottom_up
     from kbench.pipelines.crops import flip_images
+    from kbench.progress import tracker
 
     settings = BottomUpSettings.from_card(card)
     flip = settings.flip if flip is None else bool(flip)
@@ -78,8 +77,7 @@ def run_bottom_up_images(adapter, card, image_ids: np.ndarray, image_paths: list
     ids, kps, scores = [], [], []
     wall0 = time.perf_counter()
     wait0 = prefetcher.wait_s
-    bar = tqdm(total=len(image_paths), desc=f"{card.name} ({adapter.name})", unit="img", disable=not progress,
-               dynamic_ncols=True, leave=False)
+    bar = tracker(progress, f"{card.name} ({adapter.name})", len(image_paths), "img")
     try:
         for index, x, transform, seconds in prefetcher.map(enumerate(image_paths)):
             times.decode_crop_s += seconds

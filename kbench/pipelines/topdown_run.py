@@ -267,7 +267,7 @@ def crop_prefetcher(card, udp: bool | None = None, workers: int | None = None, b
 
 
 def run_top_down(adapter, card, plan: PersonPlan, prefetcher, batch: int = 32, flip: bool | None = None,
-                 progress: bool = True, times: StageTimes | None = None) -> np.ndarray:
+                 progress=None, times: StageTimes | None = None) -> np.ndarray:
     """Keypoints of every planned person: (P, J, 3) x, y in image pixels and the heatmap maximum.
 
     Args:
@@ -277,13 +277,12 @@ def run_top_down(adapter, card, plan: PersonPlan, prefetcher, batch: int = 32, f
         prefetcher: an entered :func:`crop_prefetcher` for the card.
         batch: crops per runtime call (the mirrored batch is a second call of the same size).
         flip: test-time flip; the card's setting when None.
-        progress: show a progress bar (images/s and ETA).
+        progress: a :mod:`kbench.progress` callback (images done of all), True for a terminal bar, None: silent.
         times: filled with the stage split when given.
     """
-    from tqdm import tqdm
-
     from kbench.pipelines.crops import flip_images
     from kbench.pipelines.heatmaps import decode_heatmaps, merge_flip
+    from kbench.progress import tracker
 
     ev = card.eval
     flip = ev.flip if flip is None else bool(flip)
@@ -319,8 +318,7 @@ def run_top_down(adapter, card, plan: PersonPlan, prefetcher, batch: int = 32, f
         times.postprocess_s += time.perf_counter() - t1
 
     wall0 = time.perf_counter()
-    bar = tqdm(total=len(plan.image_ids), desc=f"{card.name} ({adapter.name})", unit="img", disable=not progress,
-               dynamic_ncols=True, leave=False)
+    bar = tracker(progress, f"{card.name} ({adapter.name})", len(plan.image_ids), "img")
     wait0 = prefetcher.wait_s
     try:
         for _, crops, seconds in prefetcher.map(plan.tasks()):

@@ -256,7 +256,7 @@ def _latency_cell(runs: Sequence[Run], card: ModelCard, latency: Latency | None,
 
 
 def _size_cells(runs: Sequence[Run], card: ModelCard) -> list[Cell]:
-    from kbench.commands.profile import matches_published
+    from kbench.runners.profile import matches_published
 
     size = f"{card.input_size[0]}x{card.input_size[1]}"
     run = _newest(r for r in runs if r.kind == "profile" and r.model == card.name

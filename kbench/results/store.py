@@ -231,12 +231,17 @@ class ResultStore:
             return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
     # -- writing -------------------------------------------------------------------------------------
-    def add(self, sources: str | os.PathLike | Iterable[str | os.PathLike]) -> AddResult:
+    def find_cell(self, cell_id: str) -> list[dict]:
+        """The records measured from a spec with this :attr:`kbench.specs.Spec.cell_id` (``options.cell_id``)."""
+        return [r for r in self.records() if (r.get("options") or {}).get("cell_id") == cell_id]
+
+    def add(self, sources) -> AddResult:
         """Copy records into the store, one folder per machine; idempotent.
 
         Args:
             sources: record files and/or directories (searched as :func:`kbench.results.frame.load_records`
-                searches them: non-record JSON files there are skipped with a warning).
+                searches them: non-record JSON files there are skipped with a warning), or run records as
+                :func:`kbench.run` returns them (one, or an iterable mixing records and paths).
 
         Returns:
             Which files were written and how many records the store already held (same record id:
@@ -245,7 +250,18 @@ class ResultStore:
         Raises:
             InputError: a source is missing or holds a malformed record (nothing is added then).
         """
-        records = load_records(sources)  # validates everything before the first write
+        if isinstance(sources, dict):
+            sources = [sources]
+        elif isinstance(sources, (str, os.PathLike)):
+            sources = [sources]
+        sources = list(sources)
+        in_memory = [dict(s) for s in sources if isinstance(s, dict)]
+        for rec in in_memory:
+            if not (str(rec.get("schema", "")).startswith("kbench.record/") and rec.get("kind")
+                    and isinstance(rec.get("metrics"), dict)):
+                raise InputError("not a kbench run record: a dict without the kbench.record schema, kind and metrics")
+        paths = [s for s in sources if not isinstance(s, dict)]
+        records = (load_records(paths) if paths else []) + in_memory  # validates everything before the first write
         self.root.mkdir(parents=True, exist_ok=True)
         if not os.access(self.root, os.W_OK):
             raise InputError(f"{self.root}: the store is not writable")
@@ -258,13 +274,23 @@ class ResultStore:
             if rid in known:
                 result.present += 1
                 continue
-            source = Path(rec["_path"])
             folder = self.root / machine_id(rec.get("env") or {})[0]
-            target = folder / source.name
+            if "_path" in rec:
+                source = Path(rec["_path"])
+                name = source.name
+            else:
+                source, name = None, f"{str(rec.get('created', '')).replace(':', '').replace('-', '')[:15]}Z-" \
+                                     f"{rec.get('kind')}-{rid[:8]}.json"
+            target = folder / name
             if target.exists():  # another record of the same name: keep both, told apart by id
-                target = folder / f"{source.stem}-{rid[:8]}{source.suffix}"
-            with atomic_open(target, "wb") as fh:
-                fh.write(source.read_bytes())  # byte-for-byte: the record id does not change
+                target = folder / f"{target.stem}-{rid[:8]}{target.suffix}"
+            if source is not None:
+                with atomic_open(target, "wb") as fh:
+                    fh.write(source.read_bytes())  # byte-for-byte: the record id does not change
+            else:
+                from kbench._fileio import write_json_atomic
+
+                write_json_atomic(target, rec)
             known.add(rid)
             result.added.append(target)
         if result.added:

@@ -19,7 +19,7 @@ paddle = pytest.importorskip("paddle", reason="paddlepaddle is not installed: pi
 
 from kbench.bench.flops import count_paddle  # noqa: E402
 from kbench.cards import list_cards  # noqa: E402
-from kbench.commands.profile import matches_published, profile_card  # noqa: E402
+from kbench.runners.profile import matches_published, profile_card  # noqa: E402
 
 # Written down from the README (configs/keypoint/README.md) independently of the cards, to catch a card typo too.
 README = {"hrnet_w32_256x192": (28.6, 7.68), "hrnet_w32_384x288": (28.6, 17.3), "tinypose_128x96": (1.36, 0.08),

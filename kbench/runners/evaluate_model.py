@@ -1,0 +1,312 @@
+"""``eval`` with a model: run a zoo model over a data set and evaluate it as PaddleDetection's eval does.
+
+Top-down COCO (ground-truth or detector boxes), bottom-up COCO (HigherHRNet) and top-down MPII. The record
+names the whole protocol (box source and the detector file's sha256, flip and shift, DARK/UDP, rescoring and
+NMS thresholds, evaluator and its options) and the summary says it in one line, because numbers of
+different protocols are not comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kbench.errors import InputError
+from kbench.runners.data import COCO_LAYOUT, MPII_LAYOUT, DataFiles, detections_path, resolve_data
+from kbench.runners.record import Record, spec_record
+
+__all__ = ["run_model_eval", "RESCORE_VIS_THR", "NMS_OKS_THR"]
+
+RESCORE_VIS_THR = 0.2  # KeyPointTopDownCOCOEval.in_vis_thre
+NMS_OKS_THR = 0.9  # KeyPointTopDownCOCOEval.oks_thre
+
+
+def run_model_eval(spec, progress=None) -> Record:
+    """Run an :class:`~kbench.specs.EvalSpec` with ``model``; ``spec.results``, when set, receives the keypoint
+    results file (otherwise its rows are in ``record.outputs["results_rows"]``)."""
+    from kbench.cards import get_card
+
+    card = get_card(spec.model)
+    data = resolve_data(spec, card)
+    flip = spec.flip_for(card)
+    if not card.top_down:
+        return _run_bottom_up(spec, card, data, flip, progress)
+    if card.dataset == "mpii":
+        return _run_mpii(spec, card, data, flip, progress)
+    return _run_coco(spec, card, data, spec.box_source(card), flip, progress)
+
+
+def _load_adapter(spec, card, batch: int):
+    from kbench.adapters.base import get_adapter
+
+    adapter = get_adapter(spec.backend)
+    adapter.load(card, weights=spec.weights, device=spec.device, precision=spec.precision, batch=batch,
+                 threads=spec.threads)
+    return adapter
+
+
+def _write_results(path: Path, rows: list) -> None:
+    from kbench._fileio import atomic_open
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "w") as fh:
+        json.dump(rows, fh)
+
+
+def _coco_results(image_ids, keypoints, scores, centers=None, scales=None) -> list:
+    """COCO keypoint results rows (PaddleDetection adds the crop's centre and scale; pycocotools ignores them)."""
+    kp = keypoints.reshape(len(keypoints), -1).tolist()
+    rows = []
+    for i in range(len(kp)):
+        row = {"image_id": int(image_ids[i]), "category_id": 1, "keypoints": kp[i], "score": float(scores[i])}
+        if centers is not None:
+            row["center"] = [float(v) for v in centers[i]]
+            row["scale"] = [float(v) for v in scales[i]]
+        rows.append(row)
+    return rows
+
+
+def _protocol(card, spec, bbox, det_desc, flip) -> dict:
+    ev = card.eval
+    p = {"model": card.name, "paradigm": card.paradigm, "dataset": card.dataset, "input_size": list(card.input_size),
+         "flip": flip, "backend": spec.backend, "device": spec.device, "precision": spec.precision}
+    if card.top_down:
+        p.update(shift_heatmap=bool(ev.shift_heatmap and flip), use_dark=ev.use_dark, udp=ev.udp,
+                 pixel_std=200, box_padding=1.25)
+        if card.dataset == "coco":
+            p.update(bbox=bbox, rescoring={"in_vis_thre": RESCORE_VIS_THR}, oks_nms={"oks_thre": NMS_OKS_THR})
+            if bbox == "detector":
+                p.update(image_thre=ev.image_thre, detections=det_desc)
+    else:
+        p.update(max_num_people=ev.max_num_people, heat_thresh=ev.heat_thresh, tag_thresh=ev.tag_thresh,
+                 resize_stride=ev.resize_stride)
+    return p
+
+
+def _protocol_line(p: dict, evaluator: str) -> str:
+    parts = [f"{p['model']} on {p['backend']} {p['device']} {p['precision']}"]
+    if p.get("bbox"):
+        parts.append("ground-truth boxes" if p["bbox"] == "gt" else
+                     f"detector boxes (score >= {p.get('image_thre')}, sha256 {p['detections']['sha256'][:12]})")
+    parts.append("flip" + (" + shift" if p.get("shift_heatmap") else "") if p["flip"] else "no flip")
+    if p["paradigm"] == "top_down":
+        parts.append("DARK" if p["use_dark"] else "argmax + quarter offset")
+        if p["udp"]:
+            parts.append("UDP crops")
+    if p.get("rescoring"):
+        parts.append(f"rescoring (keypoints > {RESCORE_VIS_THR}) + OKS-NMS {NMS_OKS_THR}")
+    parts.append(evaluator)
+    return "protocol: " + ", ".join(parts)
+
+
+def _published_line(card, stats: dict, bbox: str | None) -> str:
+    pub = card.published
+    if card.dataset == "mpii":
+        got, ref, name = stats.get("PCKh"), pub.pckh, "PCKh@0.5"
+        ours = f"{got:.2f}" if got is not None else "?"
+    else:
+        got, ref, name = stats.get("AP"), pub.ap, "AP"
+        ours = f"{100 * got:.1f}" if got is not None else "?"
+    if ref is None:
+        return f"{name} {ours}; the zoo README publishes no {name} for {card.name}"
+    boxes = {"gt": "ground-truth boxes", "detector": "detector boxes"}.get(pub.boxes, pub.boxes or "")
+    same = bbox is None or pub.boxes is None or pub.boxes == bbox
+    note = "" if same else f"; published with {boxes}: not the same protocol"
+    where = f" with {boxes}" if boxes and same else ""
+    return f"{name} {ours} here; published {ref}{where} (zoo README){note}"
+
+
+def _weights_label(adapter, spec) -> dict:
+    w = adapter.describe().get("weights")
+    if isinstance(w, dict):
+        return w
+    return {"spec": spec.weights, "random": spec.weights == "random"}
+
+
+def _finish(spec, card, stats: dict, summary: str, protocol: dict, evaluator: str, inputs: dict, times,
+            results_rows: list, weights: dict, adapter_desc: dict, bbox) -> Record:
+    from kbench.bench.records import describe_input
+
+    synthetic = bool(inputs.get("sample"))
+    options = {**protocol, "batch": spec.batch, "limit": spec.limit, "weights": weights, "evaluator": evaluator,
+               "stages_s": times.as_dict(), "runtime": {k: adapter_desc.get(k) for k in
+                                                        ("runtime", "version", "providers", "threads")
+                                                        if k in adapter_desc}}
+    if synthetic:
+        options["data"] = "synthetic sample (drawn figures, not real data)"
+    outputs = {}
+    if spec.results:
+        path = Path(spec.results)
+        _write_results(path, results_rows)
+        inputs = {**inputs, "results": describe_input(path)}
+        outputs["results"] = path
+    else:
+        outputs["results_rows"] = results_rows
+    labels = []
+    if synthetic:
+        labels.append("SYNTHETIC DATA (drawn figures)")
+    if weights.get("random"):
+        labels.append("RANDOM WEIGHTS")
+    lines = [f"[{' + '.join(labels)}: these numbers say nothing about the model's real accuracy]"] if labels else []
+    lines += [summary, _published_line(card, stats, bbox), _protocol_line(protocol, evaluator), times.summary()]
+    return spec_record(spec, stats, inputs, options, "\n".join(lines), outputs)
+
+
+def _infer_top_down(spec, card, plan, flip: bool, times, progress) -> tuple:
+    """Keypoints of every planned crop, the runtime's description and the weights' label.
+
+    The worker pool starts before the runtime loads: workers forked from a process with a framework's thread pools
+    loaded are not safe.
+    """
+    from kbench.pipelines.topdown_run import crop_prefetcher, run_top_down
+
+    with crop_prefetcher(card, workers=spec.workers, batch=spec.batch) as prefetcher:
+        adapter = _load_adapter(spec, card, spec.batch)
+        try:
+            keypoints = run_top_down(adapter, card, plan, prefetcher, batch=spec.batch, flip=flip,
+                                     progress=progress, times=times)
+            return keypoints, adapter.describe(), _weights_label(adapter, spec)
+        finally:
+            adapter.close()
+
+
+def _per_keypoint(gt, dets, opts) -> dict:
+    """``AP.<joint>``: each joint's AP alone (a diagnostic for the report's per-keypoint bars)."""
+    from kbench.evaluators.coco_keypoints import per_keypoint_ap
+
+    return {} if opts.flavour == "crowdpose" else per_keypoint_ap(gt, dets, opts)
+
+
+def _load_gt(spec, data: DataFiles):
+    from kbench.datasets.coco import load_coco_keypoints
+
+    gt = load_coco_keypoints(data.ann)
+    if spec.limit:
+        gt = gt.subset(gt.image_ids[:spec.limit])
+    return gt
+
+
+def _sample_inputs(data: DataFiles) -> dict:
+    from kbench.bench.records import describe_input
+
+    inputs = {"ann": describe_input(data.ann)}
+    if data.sample is not None:
+        inputs["sample"] = data.sample.describe()
+    return inputs
+
+
+def _run_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress) -> Record:
+    from kbench.bench.records import describe_input
+    from kbench.datasets.coco import KeypointDetections
+    from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
+    from kbench.pipelines.oks_nms import rescore_and_nms
+    from kbench.pipelines.topdown_run import StageTimes, check_images, plan_from_detections, plan_from_gt
+
+    gt = _load_gt(spec, data)
+    inputs = _sample_inputs(data)
+    det_desc = None
+    if bbox == "detector":
+        from kbench.datasets.boxes import load_detector_boxes
+
+        det_path, det_source = detections_path(spec.det_file, data, progress=progress is not None)
+        boxes = load_detector_boxes(det_path)
+        boxes = boxes.select(np.isin(boxes.image_id, gt.image_ids))
+        plan = plan_from_detections(boxes, gt, data.image_dir, card.input_size, card.eval.image_thre)
+        det_desc = {**describe_input(det_path), "source": det_source}
+        inputs["detections"] = det_desc
+    else:
+        plan = plan_from_gt(gt, data.image_dir, card.input_size)
+    check_images(plan.image_paths, COCO_LAYOUT)
+    opts = spec.coco_options()
+    times = StageTimes()
+    keypoints, desc, weights = _infer_top_down(spec, card, plan, flip, times, progress)
+    t0 = time.perf_counter()
+    keep, scores = rescore_and_nms(keypoints, plan.box_scores, plan.areas, plan.person_image_ids,
+                                   vis_thr=RESCORE_VIS_THR, oks_thr=NMS_OKS_THR)
+    t1 = time.perf_counter()
+    kept_kp = keypoints[keep]
+    dets = KeypointDetections.from_arrays(plan.person_image_ids[keep], kept_kp, scores[keep])
+    res = evaluate_coco_keypoints(gt, dets, opts)
+    stats = {**res.stats, **_per_keypoint(gt, dets, opts)}
+    t2 = time.perf_counter()
+    times.nms_s += t1 - t0
+    times.eval_s += t2 - t1
+    times.wall_s += t2 - t0
+    rows = _coco_results(plan.person_image_ids[keep], kept_kp, scores[keep], plan.centers[keep], plan.scales[keep])
+    protocol = _protocol(card, spec, bbox, det_desc, flip)
+    evaluator = f"COCO OKS AP (kbench engine, {opts.flavour} semantics)"
+    header = (f"{card.name}: {len(gt.image_ids)} images, {len(plan)} person crops "
+              f"({plan.source}), {len(keep)} after OKS-NMS")
+    return _finish(spec, card, stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
+                   inputs, times, rows, weights, desc, bbox)
+
+
+def _run_mpii(spec, card, data: DataFiles, flip: bool, progress) -> Record:
+    from kbench._fileio import read_json
+    from kbench.bench.records import describe_input
+    from kbench.evaluators.mpii_pckh import evaluate_mpii_pckh, load_mpii_gt
+    from kbench.pipelines.topdown_run import StageTimes, check_images, plan_from_mpii
+
+    entries = read_json(data.ann)
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"{data.ann}: expected HRNet's MPII JSON, a non-empty list of annotations")
+    gt = load_mpii_gt(data.mpii_gt)
+    if len(gt) != len(entries):
+        raise InputError(f"{data.mpii_gt}: {len(gt)} people, but {data.ann} lists {len(entries)}; the ground truth "
+                         f"must be the same people in the same order")
+    plan = plan_from_mpii(entries, data.image_dir, str(data.ann))
+    check_images(plan.image_paths, MPII_LAYOUT)
+    times = StageTimes()
+    keypoints, desc, weights = _infer_top_down(spec, card, plan, flip, times, progress)
+    t0 = time.perf_counter()
+    res = evaluate_mpii_pckh(gt, keypoints[:, :, :2].astype(np.float64))
+    times.eval_s += time.perf_counter() - t0
+    times.wall_s += time.perf_counter() - t0
+    rows = [{"image": e["image"], "preds": keypoints[i].tolist(), "center": plan.centers[i].tolist(),
+             "scale": plan.scales[i].tolist()} for i, e in enumerate(entries)]
+    inputs = {"ann": describe_input(data.ann), "mpii_gt": describe_input(data.mpii_gt)}
+    protocol = _protocol(card, spec, None, None, flip)
+    evaluator = "MPII PCKh@0.5 (head size 0.6 x head-box diagonal; PCKh@0.1_paddledet is PaddleDetection's 0.11)"
+    header = f"{card.name}: {len(entries)} people (MPII annotated centre/scale)"
+    return _finish(spec, card, res.stats, header + "\n" + res.summary, protocol, evaluator, inputs, times, rows,
+                   weights, desc, None)
+
+
+def _run_bottom_up(spec, card, data: DataFiles, flip: bool, progress) -> Record:
+    from kbench.datasets.coco import KeypointDetections
+    from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
+    from kbench.pipelines.bottomup_run import bottom_up_prefetcher, run_bottom_up_images
+    from kbench.pipelines.topdown_run import StageTimes, check_images
+
+    gt = _load_gt(spec, data)
+    if gt.image_files is None:
+        raise InputError(f"{data.ann}: the annotation file lists no image file names")
+    paths = [str(data.image_dir / f) for f in gt.image_files]
+    check_images(paths, COCO_LAYOUT)
+    inputs = _sample_inputs(data)
+    opts = spec.coco_options()
+    times = StageTimes()
+    # Bottom-up inputs differ in size from image to image: one image per runtime call, as PaddleDetection runs them.
+    with bottom_up_prefetcher(card, workers=spec.workers) as prefetcher:
+        adapter = _load_adapter(spec, card, 1)
+        try:
+            image_ids, keypoints, scores = run_bottom_up_images(adapter, card, gt.image_ids, paths, prefetcher,
+                                                                flip=flip, progress=progress, times=times)
+            desc, weights = adapter.describe(), _weights_label(adapter, spec)
+        finally:
+            adapter.close()
+    t0 = time.perf_counter()
+    dets = KeypointDetections.from_arrays(image_ids, keypoints, scores)
+    res = evaluate_coco_keypoints(gt, dets, opts)
+    stats = {**res.stats, **_per_keypoint(gt, dets, opts)}
+    times.eval_s += time.perf_counter() - t0
+    times.wall_s += time.perf_counter() - t0
+    rows = _coco_results(image_ids, keypoints, scores)
+    protocol = _protocol(card, spec, None, None, flip)
+    evaluator = f"COCO OKS AP (kbench engine, {opts.flavour} semantics; grouping scores, no rescoring or NMS)"
+    header = f"{card.name}: {len(gt.image_ids)} images, {len(dets)} people grouped"
+    return _finish(spec, card, stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
+                   inputs, times, rows, weights, desc, None)
