@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import re
 import subprocess
+import sys
 import uuid
-from importlib import metadata
 from pathlib import Path
 
-from kbench._fileio import sha256_file, write_json_atomic
+from kbench._fileio import digest_reads, sha256_file, write_json_atomic
 
 __all__ = ["SCHEMA", "make_record", "set_command", "write_record", "environment", "describe_input",
            "default_record_path"]
@@ -36,18 +37,109 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git_commit() -> str | None:
-    here = Path(__file__).resolve().parents[2]
+def _start_git() -> list:
+    """Start the two git questions about kbench's checkout; :func:`_git_commit` collects the answers.
+
+    Both go to git (the abbreviation's length and the work tree's state are git's to compute, not something
+    to read from .git), as two processes started together, and early: :func:`environment` does its other
+    work, ``uname -p`` under ``platform.platform()`` included, while they run.
+    """
+    here = str(Path(__file__).resolve().parents[2])
+    procs = []
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=2)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=2)
+        for args in (["rev-parse", "--short", "HEAD"], ["status", "--porcelain", "--untracked-files=no"]):
+            procs.append(subprocess.Popen(["git", "-C", here, *args], stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, text=True))
     except (OSError, subprocess.SubprocessError):
+        _stop(procs)
+        return []
+    return procs
+
+
+def _stop(procs: list) -> None:
+    for proc in procs:
+        proc.kill()
+        proc.communicate()
+
+
+def _git_commit(procs: list | None = None) -> str | None:
+    """Short HEAD commit of kbench's checkout, "-dirty" when tracked files changed; None outside a checkout."""
+    procs = _start_git() if procs is None else procs
+    if len(procs) != 2:
         return None
-    if out.returncode != 0:
+    try:
+        outs = [proc.communicate(timeout=2)[0] for proc in procs]
+    except (OSError, subprocess.SubprocessError):
+        _stop(procs)
         return None
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    if procs[0].returncode != 0:
+        return None
+    return outs[0].strip() + ("-dirty" if outs[1].strip() else "")
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as importlib.metadata compares them (PEP 503, with underscores)."""
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+
+
+def _metadata_version(info: str) -> str | None:
+    """The ``Version`` header of a .dist-info or .egg-info (directory or file), as importlib.metadata reads it."""
+    for candidate in (os.path.join(info, "METADATA"), os.path.join(info, "PKG-INFO"), info):
+        try:
+            with open(candidate, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not text:
+            continue
+        for line in text.splitlines():
+            if not line.strip():
+                break  # the headers end at the first blank line
+            key, sep, value = line.partition(":")
+            if sep and key.lower() == "version":
+                return value.lstrip(" \t")
+        return None
+    return None
+
+
+def _library_versions(names) -> dict:
+    """Installed versions of ``names``, as ``importlib.metadata.version`` finds them, by a direct scan of sys.path.
+
+    importlib.metadata costs about 20 ms a process (it imports the email package to parse each METADATA
+    file), a tenth of ``kbench eval``'s start-up. The scan does what its path finder does: the first
+    ``<name>-*.dist-info`` or ``.egg-info`` along sys.path, names compared normalised, and the ``Version``
+    header. Where the environment holds what the scan does not read (zip or egg entries on sys.path, another
+    finder that lists distributions), importlib.metadata answers instead.
+    """
+    from importlib.machinery import PathFinder
+
+    other_finders = any(hasattr(f, "find_distributions") and f is not PathFinder for f in sys.meta_path)
+    unusual_path = any(p.lower().endswith(".egg") or os.path.isfile(p) for p in sys.path if p)
+    if other_finders or unusual_path:
+        from importlib import metadata
+
+        found = {}
+        for name in names:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        return found
+    found: dict = {}  # normalised name -> version of the first distribution of that name
+    wanted = {_normalized(n) for n in names}
+    for entry in sys.path:
+        try:
+            children = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for child in children:
+            low = child.lower()
+            if not low.endswith((".dist-info", ".egg-info")):
+                continue
+            key = _normalized(low.rpartition(".")[0].partition("-")[0])
+            if key in wanted and key not in found:
+                found[key] = _metadata_version(os.path.join(entry, child))
+    return {n: found[_normalized(n)] for n in names if _normalized(n) in found}
 
 
 def environment() -> dict:
@@ -60,12 +152,8 @@ def environment() -> dict:
     """
     from kbench.bench.machine import cpu_info, gpu_info
 
-    libs = {}
-    for name in _LIBRARIES:
-        try:
-            libs[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    git = _start_git()
+    libs = _library_versions(_LIBRARIES)
     cpu = cpu_info()
     gpus, _ = gpu_info()
     return {
@@ -78,7 +166,7 @@ def environment() -> dict:
         "cpu_isa": cpu.get("isa", []),
         "gpus": [dict(g) for g in gpus],
         "libraries": libs,
-        "git_commit": _git_commit(),
+        "git_commit": _git_commit(git),
     }
 
 
@@ -92,10 +180,15 @@ _COMMAND: list | None = None
 
 
 def set_command(argv: list | None) -> list | None:
-    """Remember the ``kbench`` command line being run (None: none), for the records it writes; returns the last one."""
+    """Remember the ``kbench`` command line being run (None: none), for the records it writes; returns the last one.
+
+    While a command runs, the large JSON files it reads are hashed as they are read (see
+    :func:`kbench._fileio.digest_reads`), so the record's ``describe_input`` does not read them again.
+    """
     global _COMMAND
     previous = _COMMAND
     _COMMAND = None if argv is None else ["kbench", *[str(a) for a in argv]]
+    digest_reads(_COMMAND is not None)
     return previous
 
 

