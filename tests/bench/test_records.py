@@ -46,3 +46,38 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     write_json_atomic(target, {"a": 1})
     write_json_atomic(target, {"b": 2})
     assert json.loads(target.read_text()) == {"b": 2}
+
+
+def test_record_environment_is_what_importlib_metadata_says():
+    """The record's library versions come from a direct scan of sys.path now; they must be importlib.metadata's."""
+    from importlib import metadata
+
+    from kbench.bench.records import _LIBRARIES, environment
+
+    expected = {}
+    for name in _LIBRARIES:
+        try:
+            expected[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    assert environment()["libraries"] == expected
+
+
+def test_hash_from_the_bytes_read_equals_the_files(tmp_path):
+    """While a command runs, read_json hashes large files from the bytes it read; sha256_file must give the file's
+    own digest, and a file changed after the read must be hashed again, never answered from the old bytes."""
+    import hashlib
+
+    from kbench._fileio import _DIGEST_MIN_BYTES, digest_reads, read_json, sha256_file
+
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([{"k": i} for i in range(_DIGEST_MIN_BYTES // 8)]))
+    assert path.stat().st_size >= _DIGEST_MIN_BYTES
+    digest_reads(True)
+    try:
+        read_json(path)
+        assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+        path.write_text(json.dumps([1, 2, 3]) + " " * _DIGEST_MIN_BYTES)  # another content, same name
+        assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    finally:
+        digest_reads(False)

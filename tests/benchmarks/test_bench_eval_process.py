@@ -204,18 +204,3 @@ def test_startup_ratios(coco_val_sized, record_property):
             failures.append(f"{case}: {ratio:.2f}x {floor} (limit {limit}x)")
     print("\nstart-up: " + "; ".join(lines))
     assert not failures, "; ".join(failures)
-
-
-def test_record_environment_is_what_importlib_metadata_says():
-    """The record's library versions come from a direct scan of sys.path now; they must be importlib.metadata's."""
-    from importlib import metadata
-
-    from kbench.bench.records import _LIBRARIES, environment
-
-    expected = {}
-    for name in _LIBRARIES:
-        try:
-            expected[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    assert environment()["libraries"] == expected
