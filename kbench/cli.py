@@ -69,6 +69,7 @@ _PARSER_MODULES = (
     "kbench.commands.latency_args",
     "kbench.commands.store_args",
     "kbench.commands.report_args",
+    "kbench.commands.sweep_args",
 )
 
 

@@ -75,6 +75,12 @@ class PersonPlan:
             i = int(self.person_image[s])
             yield i, self.image_paths[i], self.centers[s:e], self.scales[s:e]
 
+    def images(self, start: int, end: int) -> PersonPlan:
+        """The plan for its images ``[start, end)`` (their people are a contiguous run: grouped by image)."""
+        keep = (self.person_image >= start) & (self.person_image < end)
+        return PersonPlan(self.image_ids[start:end], list(self.image_paths[start:end]), self.person_image[keep] - start,
+                          self.centers[keep], self.scales[keep], self.box_scores[keep], self.source)
+
     def limit(self, num_images: int) -> PersonPlan:
         """The plan for its first ``num_images`` images."""
         keep = self.person_image < num_images

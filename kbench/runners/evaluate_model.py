@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from kbench.errors import InputError
 from kbench.runners.data import COCO_LAYOUT, MPII_LAYOUT, DataFiles, detections_path, resolve_data
 from kbench.runners.record import Record, spec_record
 
-__all__ = ["run_model_eval", "RESCORE_VIS_THR", "NMS_OKS_THR"]
+__all__ = ["run_model_eval", "prepare_model_eval", "infer_model_eval", "finish_model_eval", "ModelEvalJob",
+           "InferenceOutput", "part_bounds", "RESCORE_VIS_THR", "NMS_OKS_THR"]
 
 RESCORE_VIS_THR = 0.2  # KeyPointTopDownCOCOEval.in_vis_thre
 NMS_OKS_THR = 0.9  # KeyPointTopDownCOCOEval.oks_thre
@@ -27,16 +29,139 @@ NMS_OKS_THR = 0.9  # KeyPointTopDownCOCOEval.oks_thre
 def run_model_eval(spec, progress=None) -> Record:
     """Run an :class:`~kbench.specs.EvalSpec` with ``model``; ``spec.results``, when set, receives the keypoint
     results file (otherwise its rows are in ``record.outputs["results_rows"]``)."""
+    job = prepare_model_eval(spec, progress=progress)
+    return finish_model_eval(spec, job, [infer_model_eval(spec, job, progress=progress)])
+
+
+@dataclass
+class ModelEvalJob:
+    """What an evaluation needs before the model runs: ground truth, the crops (or images) and the protocol.
+
+    It pickles, so a sweep can put it into Ray's object store once and run :func:`infer_model_eval` on parts of
+    it on other machines (``part`` of ``parts``: contiguous runs of images, in evaluation order), then merge.
+    """
+
+    card_name: str
+    flow: str  # "coco" (top-down), "mpii" (top-down) or "bottom_up"
+    image_dir: str
+    flip: bool
+    bbox: str | None = None
+    gt: object = None
+    plan: object = None  # PersonPlan (top-down)
+    image_ids: object = None  # bottom-up: (I,) ids
+    image_paths: list = field(default_factory=list)  # bottom-up: (I,) files
+    entries: list = field(default_factory=list)  # MPII annotations
+    mpii_gt: object = None
+    inputs: dict = field(default_factory=dict)
+    det_desc: dict | None = None
+
+    @property
+    def num_images(self) -> int:
+        return len(self.image_paths) if self.flow == "bottom_up" else len(self.plan.image_ids)
+
+
+@dataclass
+class InferenceOutput:
+    """What the model gave for one part of a job (keypoints of its crops, or its images' people)."""
+
+    part: int
+    keypoints: object
+    times: object
+    runtime: dict
+    weights: dict
+    image_ids: object = None  # bottom-up only
+    scores: object = None  # bottom-up only
+
+
+def prepare_model_eval(spec, progress=None) -> ModelEvalJob:
+    """Resolve the data, load the ground truth and plan the crops of an :class:`~kbench.specs.EvalSpec`
+    (``progress``: a download bar for the default detector boxes when not None)."""
     from kbench.cards import get_card
 
     card = get_card(spec.model)
     data = resolve_data(spec, card)
     flip = spec.flip_for(card)
     if not card.top_down:
-        return _run_bottom_up(spec, card, data, flip, progress)
+        return _prepare_bottom_up(spec, card, data, flip)
     if card.dataset == "mpii":
-        return _run_mpii(spec, card, data, flip, progress)
-    return _run_coco(spec, card, data, spec.box_source(card), flip, progress)
+        return _prepare_mpii(spec, card, data, flip)
+    return _prepare_coco(spec, card, data, spec.box_source(card), flip, progress)
+
+
+def part_bounds(num_images: int, part: int, parts: int) -> tuple[int, int]:
+    """Images ``[start, end)`` of ``part`` of ``parts`` contiguous, near-equal parts."""
+    if not (parts >= 1 and 0 <= part < parts):
+        raise ValueError(f"part {part} of {parts}")
+    edges = np.linspace(0, num_images, parts + 1).round().astype(int)
+    return int(edges[part]), int(edges[part + 1])
+
+
+def infer_model_eval(spec, job: ModelEvalJob, part: int = 0, parts: int = 1, progress=None) -> InferenceOutput:
+    """Run the model on ``part`` of ``parts`` of the job's images (all of them by default).
+
+    On another machine the data may sit elsewhere (the generated sample is generated again where it runs):
+    image paths are moved from the job's folder to this machine's.
+    """
+    from kbench.cards import get_card
+    from kbench.pipelines.topdown_run import StageTimes
+
+    card = get_card(job.card_name)
+    start, end = part_bounds(job.num_images, part, parts)
+    here = str(resolve_data(spec, card).image_dir)
+    times = StageTimes()
+    if job.flow == "bottom_up":
+        paths = [_rebase(p, job.image_dir, here) for p in job.image_paths[start:end]]
+        ids, kps, scores, desc, weights = _infer_bottom_up(spec, card, job.image_ids[start:end], paths, job.flip,
+                                                           times, progress)
+        return InferenceOutput(part, kps, times, desc, weights, image_ids=ids, scores=scores)
+    plan = job.plan.images(start, end)
+    if here != job.image_dir:
+        plan.image_paths = [_rebase(p, job.image_dir, here) for p in plan.image_paths]
+    keypoints, desc, weights = _infer_top_down(spec, card, plan, job.flip, times, progress)
+    return InferenceOutput(part, keypoints, times, desc, weights)
+
+
+def _rebase(path: str, old: str, new: str) -> str:
+    return new + path[len(old):] if path.startswith(old) else path
+
+
+def finish_model_eval(spec, job: ModelEvalJob, outputs: list) -> Record:
+    """Merge the parts' outputs in image order, then rescore, NMS and evaluate as one run does.
+
+    Parts are contiguous runs of images, so concatenating them gives the arrays of a single run: the metrics are
+    the same to the last bit.
+    """
+    from kbench.cards import get_card
+
+    card = get_card(job.card_name)
+    outputs = sorted(outputs, key=lambda o: o.part)
+    times = _merge_times([o.times for o in outputs])
+    first = outputs[0]
+    if job.flow == "bottom_up":
+        ids = np.concatenate([o.image_ids for o in outputs])
+        kps = np.concatenate([o.keypoints for o in outputs])
+        scores = np.concatenate([o.scores for o in outputs])
+        return _finish_bottom_up(spec, card, job, ids, kps, scores, times, first.runtime, first.weights)
+    keypoints = np.concatenate([o.keypoints for o in outputs])
+    if job.flow == "mpii":
+        return _finish_mpii(spec, card, job, keypoints, times, first.runtime, first.weights)
+    return _finish_coco(spec, card, job, keypoints, times, first.runtime, first.weights)
+
+
+def _merge_times(parts: list):
+    """One stage split from the parts': time and counts summed, wall time the longest part's (they run at once)."""
+    from kbench.pipelines.topdown_run import StageTimes
+
+    if len(parts) == 1:
+        return parts[0]
+    merged = StageTimes()
+    for t in parts:
+        for name in ("decode_crop_s", "wait_s", "batching_s", "runtime_s", "postprocess_s", "nms_s", "eval_s",
+                     "images", "persons", "runtime_calls"):
+            setattr(merged, name, getattr(merged, name) + getattr(t, name))
+    merged.wall_s = max(t.wall_s for t in parts)
+    merged.extra = {"parts": len(parts)}
+    return merged
 
 
 def _load_adapter(spec, card, batch: int):
@@ -198,12 +323,9 @@ def _sample_inputs(data: DataFiles) -> dict:
     return inputs
 
 
-def _run_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress) -> Record:
+def _prepare_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress=None) -> ModelEvalJob:
     from kbench.bench.records import describe_input
-    from kbench.datasets.coco import KeypointDetections
-    from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
-    from kbench.pipelines.oks_nms import rescore_and_nms
-    from kbench.pipelines.topdown_run import StageTimes, check_images, plan_from_detections, plan_from_gt
+    from kbench.pipelines.topdown_run import check_images, plan_from_detections, plan_from_gt
 
     gt = _load_gt(spec, data)
     inputs = _sample_inputs(data)
@@ -220,9 +342,17 @@ def _run_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress) -> R
     else:
         plan = plan_from_gt(gt, data.image_dir, card.input_size)
     check_images(plan.image_paths, COCO_LAYOUT)
+    return ModelEvalJob(card.name, "coco", str(data.image_dir), flip, bbox=bbox, gt=gt, plan=plan, inputs=inputs,
+                        det_desc=det_desc)
+
+
+def _finish_coco(spec, card, job: ModelEvalJob, keypoints, times, desc, weights) -> Record:
+    from kbench.datasets.coco import KeypointDetections
+    from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
+    from kbench.pipelines.oks_nms import rescore_and_nms
+
+    gt, plan, bbox, flip = job.gt, job.plan, job.bbox, job.flip
     opts = spec.coco_options()
-    times = StageTimes()
-    keypoints, desc, weights = _infer_top_down(spec, card, plan, flip, times, progress)
     t0 = time.perf_counter()
     keep, scores = rescore_and_nms(keypoints, plan.box_scores, plan.areas, plan.person_image_ids,
                                    vis_thr=RESCORE_VIS_THR, oks_thr=NMS_OKS_THR)
@@ -236,19 +366,19 @@ def _run_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress) -> R
     times.eval_s += t2 - t1
     times.wall_s += t2 - t0
     rows = _coco_results(plan.person_image_ids[keep], kept_kp, scores[keep], plan.centers[keep], plan.scales[keep])
-    protocol = _protocol(card, spec, bbox, det_desc, flip)
+    protocol = _protocol(card, spec, bbox, job.det_desc, flip)
     evaluator = f"COCO OKS AP (kbench engine, {opts.flavour} semantics)"
     header = (f"{card.name}: {len(gt.image_ids)} images, {len(plan)} person crops "
               f"({plan.source}), {len(keep)} after OKS-NMS")
     return _finish(spec, card, stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
-                   inputs, times, rows, weights, desc, bbox)
+                   job.inputs, times, rows, weights, desc, bbox)
 
 
-def _run_mpii(spec, card, data: DataFiles, flip: bool, progress) -> Record:
+def _prepare_mpii(spec, card, data: DataFiles, flip: bool) -> ModelEvalJob:
     from kbench._fileio import read_json
     from kbench.bench.records import describe_input
-    from kbench.evaluators.mpii_pckh import evaluate_mpii_pckh, load_mpii_gt
-    from kbench.pipelines.topdown_run import StageTimes, check_images, plan_from_mpii
+    from kbench.evaluators.mpii_pckh import load_mpii_gt
+    from kbench.pipelines.topdown_run import check_images, plan_from_mpii
 
     entries = read_json(data.ann)
     if not isinstance(entries, list) or not entries:
@@ -259,45 +389,60 @@ def _run_mpii(spec, card, data: DataFiles, flip: bool, progress) -> Record:
                          f"must be the same people in the same order")
     plan = plan_from_mpii(entries, data.image_dir, str(data.ann))
     check_images(plan.image_paths, MPII_LAYOUT)
-    times = StageTimes()
-    keypoints, desc, weights = _infer_top_down(spec, card, plan, flip, times, progress)
+    inputs = {"ann": describe_input(data.ann), "mpii_gt": describe_input(data.mpii_gt)}
+    return ModelEvalJob(card.name, "mpii", str(data.image_dir), flip, plan=plan, entries=entries, mpii_gt=gt,
+                        inputs=inputs)
+
+
+def _finish_mpii(spec, card, job: ModelEvalJob, keypoints, times, desc, weights) -> Record:
+    from kbench.evaluators.mpii_pckh import evaluate_mpii_pckh
+
+    entries, plan = job.entries, job.plan
     t0 = time.perf_counter()
-    res = evaluate_mpii_pckh(gt, keypoints[:, :, :2].astype(np.float64))
+    res = evaluate_mpii_pckh(job.mpii_gt, keypoints[:, :, :2].astype(np.float64))
     times.eval_s += time.perf_counter() - t0
     times.wall_s += time.perf_counter() - t0
     rows = [{"image": e["image"], "preds": keypoints[i].tolist(), "center": plan.centers[i].tolist(),
              "scale": plan.scales[i].tolist()} for i, e in enumerate(entries)]
-    inputs = {"ann": describe_input(data.ann), "mpii_gt": describe_input(data.mpii_gt)}
-    protocol = _protocol(card, spec, None, None, flip)
+    protocol = _protocol(card, spec, None, None, job.flip)
     evaluator = "MPII PCKh@0.5 (head size 0.6 x head-box diagonal; PCKh@0.1_paddledet is PaddleDetection's 0.11)"
     header = f"{card.name}: {len(entries)} people (MPII annotated centre/scale)"
-    return _finish(spec, card, res.stats, header + "\n" + res.summary, protocol, evaluator, inputs, times, rows,
+    return _finish(spec, card, res.stats, header + "\n" + res.summary, protocol, evaluator, job.inputs, times, rows,
                    weights, desc, None)
 
 
-def _run_bottom_up(spec, card, data: DataFiles, flip: bool, progress) -> Record:
-    from kbench.datasets.coco import KeypointDetections
-    from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
-    from kbench.pipelines.bottomup_run import bottom_up_prefetcher, run_bottom_up_images
-    from kbench.pipelines.topdown_run import StageTimes, check_images
+def _prepare_bottom_up(spec, card, data: DataFiles, flip: bool) -> ModelEvalJob:
+    from kbench.pipelines.topdown_run import check_images
 
     gt = _load_gt(spec, data)
     if gt.image_files is None:
         raise InputError(f"{data.ann}: the annotation file lists no image file names")
     paths = [str(data.image_dir / f) for f in gt.image_files]
     check_images(paths, COCO_LAYOUT)
-    inputs = _sample_inputs(data)
-    opts = spec.coco_options()
-    times = StageTimes()
+    return ModelEvalJob(card.name, "bottom_up", str(data.image_dir), flip, gt=gt, image_ids=np.asarray(gt.image_ids),
+                        image_paths=paths, inputs=_sample_inputs(data))
+
+
+def _infer_bottom_up(spec, card, image_ids, paths, flip, times, progress):
+    from kbench.pipelines.bottomup_run import bottom_up_prefetcher, run_bottom_up_images
+
     # Bottom-up inputs differ in size from image to image: one image per runtime call, as PaddleDetection runs them.
     with bottom_up_prefetcher(card, workers=spec.workers) as prefetcher:
         adapter = _load_adapter(spec, card, 1)
         try:
-            image_ids, keypoints, scores = run_bottom_up_images(adapter, card, gt.image_ids, paths, prefetcher,
-                                                                flip=flip, progress=progress, times=times)
-            desc, weights = adapter.describe(), _weights_label(adapter, spec)
+            ids, keypoints, scores = run_bottom_up_images(adapter, card, image_ids, paths, prefetcher, flip=flip,
+                                                          progress=progress, times=times)
+            return ids, keypoints, scores, adapter.describe(), _weights_label(adapter, spec)
         finally:
             adapter.close()
+
+
+def _finish_bottom_up(spec, card, job: ModelEvalJob, image_ids, keypoints, scores, times, desc, weights) -> Record:
+    from kbench.datasets.coco import KeypointDetections
+    from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
+
+    gt = job.gt
+    opts = spec.coco_options()
     t0 = time.perf_counter()
     dets = KeypointDetections.from_arrays(image_ids, keypoints, scores)
     res = evaluate_coco_keypoints(gt, dets, opts)
@@ -305,8 +450,8 @@ def _run_bottom_up(spec, card, data: DataFiles, flip: bool, progress) -> Record:
     times.eval_s += time.perf_counter() - t0
     times.wall_s += time.perf_counter() - t0
     rows = _coco_results(image_ids, keypoints, scores)
-    protocol = _protocol(card, spec, None, None, flip)
+    protocol = _protocol(card, spec, None, None, job.flip)
     evaluator = f"COCO OKS AP (kbench engine, {opts.flavour} semantics; grouping scores, no rescoring or NMS)"
     header = f"{card.name}: {len(gt.image_ids)} images, {len(dets)} people grouped"
     return _finish(spec, card, stats, header + "\n" + res.summary, {**protocol, **opts.describe()}, evaluator,
-                   inputs, times, rows, weights, desc, None)
+                   job.inputs, times, rows, weights, desc, None)
