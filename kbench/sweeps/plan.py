@@ -275,7 +275,8 @@ def plan_from_blocks(blocks: list, retries=1, gpu: tuple[bool, str] | None = Non
             why = _why_impossible(spec, gpu)
             cell = Cell(spec, shards=shards, nodes=nodes)
             if why:
-                impossible.append(Impossible(cell.label, why))
+                if all(i.label != cell.label for i in impossible):
+                    impossible.append(Impossible(cell.label, why))
             elif all(c.key != cell.key for c in cells):
                 cells.append(cell)
     if not cells:

@@ -1,0 +1,87 @@
+"""``kbench sweep`` on this machine (no Ray): a small matrix writes exactly its records into the store, the
+impossible cells are listed and not run, latency cells never run beside another cell, ``--resume`` runs nothing
+a second time, and a worker that dies is retried, then recorded as failed.
+
+Two small models (PP-TinyPose 128x96 and 256x192) x ONNX Runtime and PyTorch x batch 1 and 2, three timed runs
+each: the module takes about a minute, most of it exporting the ONNX graphs once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from kbench.cli import main
+from kbench.results.store import ResultStore
+
+MODELS = "tinypose_128x96,tinypose_256x192"
+ARGV = ["sweep", "--kind", "latency,profile", "--models", MODELS, "--backend", "onnxruntime,torch",
+        "--batch", "1,2", "--threads", "1", "--runs", "3", "--warmup", "1", "--precision", "fp32,fp16"]
+
+
+@pytest.fixture(scope="module")
+def first_sweep(tmp_path_factory):
+    store = tmp_path_factory.mktemp("sweep-store")
+    code = main([*ARGV, "--store", str(store), "--json"])
+    return store, code
+
+
+def test_the_matrix_writes_exactly_its_records(first_sweep):
+    store, code = first_sweep
+    assert code == 0
+    records = ResultStore(store).records()
+    latency = sorted((r["options"]["spec"]["model"], r["options"]["spec"]["backend"], r["options"]["spec"]["batch"])
+                     for r in records if r["kind"] == "latency")
+    assert latency == sorted((m, b, n) for m in MODELS.split(",") for b in ("onnxruntime", "torch") for n in (1, 2))
+    assert all(r["options"]["spec"]["precision"] == "fp32" for r in records if r["kind"] == "latency")
+    assert sorted(r["options"]["spec"]["model"] for r in records if r["kind"] == "profile") == sorted(MODELS.split(","))
+    assert len(records) == 10
+    # The record its own command writes, plus where and when it ran.
+    for r in records:
+        sweep = r["options"]["sweep"]
+        assert sweep["executor"] == "local" and sweep["ended"] >= sweep["started"] and sweep["node_key"]
+        assert len(r["options"]["cell_id"]) == 16
+
+
+def test_impossible_cells_are_listed_not_run(first_sweep, capsys):
+    store, _ = first_sweep
+    # The plan of the same command, without running: the FP16 cells are listed with the reason.
+    assert main([*ARGV, "--store", str(store), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "not run (8)" in out and "fp16" in out
+    assert not [r for r in ResultStore(store).records() if r["options"]["spec"].get("precision") == "fp16"]
+
+
+def test_latency_cells_ran_alone(first_sweep):
+    store, _ = first_sweep
+    spans = sorted((r["options"]["sweep"]["started"], r["options"]["sweep"]["ended"], r["kind"])
+                   for r in ResultStore(store).records())
+    for (s0, e0, k0), (s1, e1, k1) in zip(spans, spans[1:]):
+        if "latency" in (k0, k1):
+            assert s1 >= e0, f"a {k1} cell started at {s1} before a {k0} cell ended at {e0}"
+
+
+def test_resume_runs_nothing_the_second_time(first_sweep, capsys):
+    store, _ = first_sweep
+    before = sorted(p.name for p in store.rglob("*.json"))
+    assert main([*ARGV, "--store", str(store), "--resume", "--json"]) == 0
+    outcomes = json.loads(capsys.readouterr().out)
+    assert len(outcomes) == 10 and {o["status"] for o in outcomes} == {"skipped"}
+    assert sorted(p.name for p in store.rglob("*.json")) == before
+
+
+def test_a_dying_worker_is_retried_then_recorded_as_failed(tmp_path, capsys, monkeypatch):
+    # KBENCH_TEST_DIE_IN_CELL makes the worker process exit in the middle of the cell (os._exit: a crash).
+    monkeypatch.setenv("KBENCH_TEST_DIE_IN_CELL", "1")
+    store = tmp_path / "store"
+    code = main(["sweep", "--kind", "profile", "--models", "tinypose_128x96", "--store", str(store), "--retries", "1",
+                 "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert out[0]["status"] == "failed" and out[0]["attempts"] == 2 and "worker process died" in out[0]["error"]
+    assert not list(store.rglob("*.json"))
+    log = list((store / "sweeps").glob("*.jsonl"))
+    assert len(log) == 1 and json.loads(log[0].read_text().splitlines()[0])["status"] == "failed"
+    os.environ.pop("KBENCH_TEST_DIE_IN_CELL", None)
