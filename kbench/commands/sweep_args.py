@@ -26,8 +26,8 @@ Exit codes: 0 every cell done (or skipped), 1 a cell failed after its retries, 2
 
 def add_parser(sub) -> None:
     """Register ``kbench sweep``."""
+    from kbench.argtypes import device_list, int_list, precision_list, seconds_value, warmup_text
     from kbench.cli import _positive_int
-    from kbench.commands.latency_args import device_list, int_list, precision_list, seconds_value, warmup_text
 
     p = sub.add_parser(
         "sweep", help="a whole matrix of measurements (latency, eval, profile, conformance) here or on a Ray cluster",

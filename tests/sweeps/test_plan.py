@@ -145,3 +145,14 @@ def test_the_example_sweep_file_plans(capsys):
     example = Path(__file__).resolve().parents[2] / "examples" / "sweep.yml"
     assert main(["sweep", str(example), "--dry-run", "--store", "/nonexistent/kbench-store"]) == 0
     assert "profile" in capsys.readouterr().out
+
+
+def test_sweep_help_imports_no_framework_and_no_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys, kbench.cli\n"
+            "try:\n    kbench.cli.main(['sweep', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print('HEAVY', [m for m in ('paddle', 'torch', 'onnxruntime', 'ray', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in out.stdout and "kbench_bench_slot" in out.stdout
