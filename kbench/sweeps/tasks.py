@@ -95,10 +95,14 @@ def run_cell(spec, placement: dict | None = None):
 def eval_prepare(spec):
     """A sharded evaluation's first step: ground truth and crops (:class:`~kbench.runners.evaluate_model.ModelEvalJob`),
     put into the object store once for every part; or a :class:`CellFailure`."""
-    from kbench.runners.evaluate_model import prepare_model_eval
+    from kbench.runners.evaluate_model import prepare_model_eval, warm_runtime
 
     try:
-        return prepare_model_eval(spec)
+        job = prepare_model_eval(spec)
+        # Export once here (into this node's artifact cache) rather than in every part at once: parts on this node
+        # find it built, and an export that fails fails once, with its own message.
+        warm_runtime(spec)
+        return job
     except KeyboardInterrupt:
         raise
     except Exception as exc:

@@ -45,6 +45,14 @@ def test_the_matrix_writes_exactly_its_records(first_sweep):
         assert len(r["options"]["cell_id"]) == 16
 
 
+def test_results_and_gate_read_the_sweep_as_is(first_sweep, capsys):
+    store, _ = first_sweep
+    assert main(["results", "--store", str(store), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 10
+    assert main(["gate", "--baseline", str(store), "--current", str(store), "-q"]) == 0
+
+
 def test_impossible_cells_are_listed_not_run(first_sweep, capsys):
     store, _ = first_sweep
     # The plan of the same command, without running: the FP16 cells are listed with the reason.
@@ -117,3 +125,22 @@ def test_ctrl_c_keeps_the_finished_cells_and_resume_runs_the_rest(tmp_path):
     assert done.returncode == 0, done.stderr
     statuses = sorted(o["status"] for o in json.loads(done.stdout))
     assert statuses.count("skipped") == len(written) and statuses.count("done") == 3 - len(written)
+
+
+def test_a_sharded_evaluation_here_equals_one_process(tmp_path):
+    from kbench import EvalSpec, run
+    from kbench.sweeps import run_sweep
+    from kbench.sweeps.local import LocalExecutor
+    from kbench.sweeps.plan import plan_from_blocks
+
+    single = run(EvalSpec(model="tinypose_128x96", sample=6, weights="random", workers=0,
+                          results=str(tmp_path / "single.json")))
+    plan = plan_from_blocks([{"kind": "eval", "models": "tinypose_128x96", "sample": 6, "weights": "random",
+                              "workers": 0, "shards": 2, "results": str(tmp_path / "sharded.json")}],
+                            gpu=(False, ""))
+    outcomes, _ = run_sweep(plan, ResultStore(tmp_path / "store"), LocalExecutor(2))
+    assert [o.status for o in outcomes] == ["done"]
+    (record,) = ResultStore(tmp_path / "store").records()
+    assert record["metrics"] == single["metrics"]
+    assert json.loads((tmp_path / "sharded.json").read_text()) == json.loads((tmp_path / "single.json").read_text())
+    assert [s["part"] for s in record["options"]["sweep"]["shards"]] == [0, 1]
