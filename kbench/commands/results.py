@@ -18,7 +18,8 @@ DEFAULT_COLUMNS = ("created", "kind", "machine", "model", "backend", "device", "
 def _notes(caught) -> None:
     # Skipped files are worth one line on stderr, not a Python warning with a source location.
     for w in caught:
-        print(f"kbench: note: {w.message}", file=sys.stderr)
+        level = "warning" if "damaged record skipped" in str(w.message) else "note"
+        print(f"kbench: {level}: {w.message}", file=sys.stderr)
 
 
 def _select(df, columns: str | None):
@@ -77,6 +78,12 @@ def run(args, parser) -> int:
     if action == "reindex":
         print(f"{store.reindex()} record(s) indexed in {store.index_path}")
         return 0
+    if args.check:
+        problems = store.check()
+        for path, why in problems:
+            print(f"{path}: {why}")
+        print(f"{len(store)} record(s) readable, {len(problems)} file(s) skipped in {store.root}")
+        return 1 if problems else 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = store.frame(args.filters, kind=args.kind)

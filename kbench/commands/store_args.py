@@ -65,6 +65,8 @@ def add_parser(sub) -> None:
                           "columns and metrics that the matching records have)")
     res.add_argument("--format", choices=("table", "csv", "json"), default="table",
                      help="output format (default: %(default)s)")
+    res.add_argument("--check", action="store_true",
+                     help="list every record file the store cannot read (damaged, another schema) and exit 1 if any")
     actions = res.add_subparsers(dest="results_action", metavar="ACTION")
     add = actions.add_parser("add", help="copy record files or folders into the store (idempotent)",
                              description="Copy run records into the store, one folder per machine. A record the store "

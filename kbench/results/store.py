@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
+import time
 import warnings
 from collections.abc import Iterable
 from contextlib import closing as _closing
@@ -47,7 +49,19 @@ __all__ = ["ResultStore", "AddResult", "DEFAULT_ROOT", "INDEX_NAME"]
 
 DEFAULT_ROOT = "kbench-runs"
 INDEX_NAME = "index.sqlite"
-_INDEX_VERSION = 2  # PRAGMA user_version; a different number means "rebuild"
+_INDEX_VERSION = 3  # PRAGMA user_version; a different number means "rebuild"
+_LOCK_TIMEOUT_S = 5.0  # SQLite's own wait for a lock, per try
+_BUSY_TRIES = 8  # tries with backoff before a lock held that long is reported
+DAMAGED = "damaged: "  # the note of a record file that cannot be read
+
+
+def _busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _backoff(attempt: int) -> float:
+    return min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random())
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -81,6 +95,39 @@ class AddResult:
         return f"{len(self.added)} record(s) added, {self.present} already in the store"
 
 
+def _create_exclusive(folder: Path, name: str, data: bytes, rid: str) -> Path | None:
+    """Write ``data`` as a new file in ``folder`` without ever replacing one: a complete temporary file, then a hard
+    link to the name (which fails if the name exists). Another record of the same name gets the id as suffix; the
+    same record already there (written by another process) returns None."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, suffix = Path(name).stem, Path(name).suffix or ".json"
+    tmp = folder / f".{name}.{os.getpid()}.new"  # hidden: the store's scan skips it
+    with atomic_open(tmp, "wb") as fh:
+        fh.write(data)
+    try:
+        for candidate in (f"{stem}{suffix}", f"{stem}-{rid[:8]}{suffix}", f"{stem}-{rid[:16]}{suffix}"):
+            target = folder / candidate
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                try:
+                    if record_id(read_json(target)) == rid:
+                        return None
+                except InputError:
+                    pass  # a damaged file of that name: keep it, take another name
+            except OSError:  # a file system without hard links: exclusive create, then write
+                try:
+                    with open(target, "xb") as fh:
+                        fh.write(data)
+                    return target
+                except FileExistsError:
+                    continue
+        raise InputError(f"{folder}: cannot find a free name for record {rid[:16]}")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class ResultStore:
     """A directory of run records plus an SQLite index, read as a pandas DataFrame.
 
@@ -97,6 +144,7 @@ class ResultStore:
     def __init__(self, root: str | os.PathLike = DEFAULT_ROOT):
         self.root = Path(root)
         self._skipped: list[str] = []
+        self._damaged: list[tuple[str, str]] = []
 
     # -- index ---------------------------------------------------------------------------------------
     @property
@@ -106,26 +154,84 @@ class ResultStore:
 
     def _connect(self) -> sqlite3.Connection:
         writable = self.root.is_dir() and os.access(self.root, os.W_OK)
-        target = str(self.index_path) if writable else ":memory:"
+        if not writable:
+            return self._open(":memory:")
+        for attempt in range(_BUSY_TRIES):
+            try:
+                return self._open(str(self.index_path))
+            except sqlite3.DatabaseError as exc:
+                if _busy(exc):  # another process holds it: wait, never treat that as damage
+                    time.sleep(_backoff(attempt))
+                    continue
+                # A damaged index is only a cache: move it aside (processes that have it open keep their
+                # handle) and start again from the files.
+                self._set_aside_damaged_index()
+        raise InputError(f"{self.index_path}: the index stayed locked by another process for "
+                         f"{sum(_backoff(a) for a in range(_BUSY_TRIES)):.0f} s")
+
+    def _set_aside_damaged_index(self) -> None:
         try:
-            conn = self._open(target)
-        except sqlite3.DatabaseError:
-            # A damaged index is only a cache: drop it and start again from the files.
-            self.index_path.unlink(missing_ok=True)
-            conn = self._open(target)
-        return conn
+            os.replace(self.index_path, self.index_path.with_name(f"{INDEX_NAME}.damaged-{os.getpid()}"))
+        except FileNotFoundError:
+            pass  # another process moved it first
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.unlink(str(self.index_path) + suffix)
+            except FileNotFoundError:
+                pass
 
     @staticmethod
     def _open(target: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(target, timeout=30, isolation_level=None)
-        if conn.execute("PRAGMA user_version").fetchone()[0] != _INDEX_VERSION:
-            conn.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS records;")
-            conn.execute(f"PRAGMA user_version = {_INDEX_VERSION}")
-        conn.executescript(_SCHEMA)
+        conn = sqlite3.connect(target, timeout=_LOCK_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(_LOCK_TIMEOUT_S * 1000)}")
+            if target != ":memory:":
+                # WAL: readers never block the writer nor the writer them; the mode is kept in the file.
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            if conn.execute("PRAGMA user_version").fetchone()[0] != _INDEX_VERSION:
+                # One process at a time checks the version and rebuilds, inside one transaction.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if conn.execute("PRAGMA user_version").fetchone()[0] != _INDEX_VERSION:
+                        conn.execute("DROP TABLE IF EXISTS files")
+                        conn.execute("DROP TABLE IF EXISTS records")
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version = {_INDEX_VERSION}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
+    def _parse(self, rel: str) -> tuple:
+        """(record id, note, index row) of one file, read outside any lock; note says why it is skipped."""
+        path = self.root / rel
+        try:
+            if not _looks_like_record(path):
+                return None, None, None
+            obj = read_json(path)
+            note = _classify(obj, path)
+        except InputError as exc:  # a damaged record: said once, skipped, the rest of the store stays readable
+            return None, f"{DAMAGED}{str(exc).removeprefix(str(path) + ': ')}", None
+        if note is not None:
+            return None, note, None
+        rid = record_id(obj)
+        row = (rid, obj["kind"], obj.get("created"), machine_id(obj.get("env") or {})[0],
+               (obj.get("options") or {}).get("model"), json.dumps(obj))
+        return rid, None, row
+
     def _refresh(self, conn: sqlite3.Connection) -> int:
-        """Bring the index in line with the files; returns how many files were (re)read."""
+        """Bring the index in line with the files; returns how many files were (re)read.
+
+        Files are parsed before the write lock is taken, and the lock is held only to write the rows, so other
+        processes reading or adding records wait milliseconds, not the time of parsing.
+        """
         on_disk = {}
         if self.root.is_dir():
             for path in _scan(self.root):
@@ -134,39 +240,43 @@ class ResultStore:
                 except OSError:  # deleted between the scan and now
                     continue
                 on_disk[path.relative_to(self.root).as_posix()] = (st.st_mtime_ns, st.st_size)
-        # IMMEDIATE: concurrent kbench processes refresh one after another, never interleaved.
+        indexed = {p: (m, s) for p, m, s in conn.execute("SELECT path, mtime_ns, size FROM files")}
+        gone = [p for p in indexed if p not in on_disk]
+        changed = [p for p, stamp in on_disk.items() if indexed.get(p) != stamp]
+        parsed = {rel: self._parse(rel) for rel in changed}
+        if gone or changed:
+            for attempt in range(_BUSY_TRIES):
+                try:
+                    self._write_rows(conn, on_disk, gone, parsed)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if not _busy(exc) or attempt == _BUSY_TRIES - 1:
+                        raise
+                    time.sleep(_backoff(attempt))
+        # Other JSON files (keypoint results that `kbench eval --model` writes beside its record) belong in a
+        # runs folder and pass in silence; files that claim the record schema but cannot be read are worth a word.
+        notes = conn.execute("SELECT path, note FROM files WHERE note IS NOT NULL ORDER BY path").fetchall()
+        self._skipped = [f"{p}: {note}" for p, note in notes if not note.startswith(DAMAGED)]
+        self._damaged = [(str(self.root / p), note.removeprefix(DAMAGED)) for p, note in notes
+                         if note.startswith(DAMAGED)]
+        return len(changed) + len(gone)
+
+    @staticmethod
+    def _write_rows(conn, on_disk: dict, gone: list, parsed: dict) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            indexed = {p: (m, s) for p, m, s in conn.execute("SELECT path, mtime_ns, size FROM files")}
-            gone = [p for p in indexed if p not in on_disk]
             conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
-            changed = [p for p, stamp in on_disk.items() if indexed.get(p) != stamp]
-            for rel in changed:
-                path = self.root / rel
-                rid = note = None
-                if _looks_like_record(path):
-                    obj = read_json(path)
-                    note = _classify(obj, path)
-                    if note is None:
-                        rid = record_id(obj)
-                        machine = machine_id(obj.get("env") or {})[0]
-                        conn.execute("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?)",
-                                     (rid, obj["kind"], obj.get("created"), machine,
-                                      (obj.get("options") or {}).get("model"), json.dumps(obj)))
+            for rel, (rid, note, row) in parsed.items():
+                if row is not None:
+                    conn.execute("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?)", row)
                 mtime, size = on_disk[rel]
                 conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (rel, mtime, size, rid, note))
-            if gone or changed:
-                conn.execute("DELETE FROM records WHERE record_id NOT IN "
-                             "(SELECT record_id FROM files WHERE record_id IS NOT NULL)")
+            conn.execute("DELETE FROM records WHERE record_id NOT IN "
+                         "(SELECT record_id FROM files WHERE record_id IS NOT NULL)")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        # Other JSON files (keypoint results that `kbench eval --model` writes beside its record) belong in a
-        # runs folder and pass in silence; files that claim the record schema but cannot be read are worth a word.
-        self._skipped = [f"{p}: {note}" for p, note in
-                         conn.execute("SELECT path, note FROM files WHERE note IS NOT NULL ORDER BY path")]
-        return len(changed) + len(gone)
 
     def refresh(self) -> int:
         """Update the index from the files (new, changed, deleted); returns how many files changed.
@@ -199,12 +309,20 @@ class ResultStore:
         if self._skipped:
             warnings.warn(f"{self.root}: skipped {len(self._skipped)} file(s) with a kbench record schema this "
                           f"kbench cannot read (e.g. {self._skipped[0]})", RecordsSkippedWarning, stacklevel=2)
+        for path, why in self._damaged:
+            warnings.warn(f"{path}: damaged record skipped ({why})", RecordsSkippedWarning, stacklevel=2)
         out = []
         for text, rel in rows:
             rec = json.loads(text)
             rec["_path"] = str(self.root / rel)
             out.append(rec)
         return out
+
+    def check(self) -> list[tuple[str, str]]:
+        """Every record file the store cannot read, with why: (path, reason), sorted by path."""
+        with _closing(self._connect()) as conn:
+            self._refresh(conn)
+        return list(self._damaged) + [(line.split(": ", 1)[0], line.split(": ", 1)[1]) for line in self._skipped]
 
     def frame(self, filters: Iterable[str] = (), kind: str | None = None):
         """The store as a DataFrame (columns: :mod:`kbench.results.frame`), filtered.
@@ -281,19 +399,15 @@ class ResultStore:
             else:
                 source, name = None, f"{str(rec.get('created', '')).replace(':', '').replace('-', '')[:15]}Z-" \
                                      f"{rec.get('kind')}-{rid[:8]}.json"
-            target = folder / name
-            if target.exists():  # another record of the same name: keep both, told apart by id
-                target = folder / f"{target.stem}-{rid[:8]}{target.suffix}"
-            if source is not None:
-                with atomic_open(target, "wb") as fh:
-                    fh.write(source.read_bytes())  # byte-for-byte: the record id does not change
-            else:
-                from kbench._fileio import write_json_atomic
-
-                write_json_atomic(target, rec)
+            # A file is copied byte for byte (its record id stays the same); a record in memory is written as JSON.
+            data = source.read_bytes() if source is not None else \
+                (json.dumps(rec, indent=2, allow_nan=True) + "\n").encode("utf-8")
+            target = _create_exclusive(folder, name, data, rid)
             known.add(rid)
-            result.added.append(target)
-        if result.added:
-            self.refresh()
+            if target is None:  # another process wrote the same record at the same moment
+                result.present += 1
+            else:
+                result.added.append(target)
+        # The index takes the new files on its next read: no second scan here (many processes add at once).
         return result
 
