@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -55,10 +56,19 @@ class LiteWorker:
     and block the worker the way an unread pipe would.
     """
 
-    def __init__(self, python: str | os.PathLike):
+    #: Seconds a request may take before the worker is taken for hung, stopped and named in one line. Loading
+    #: converts nothing (the .nb is made beforehand), so both are generous; $KBENCH_LITE_TIMEOUT overrides them.
+    TIMEOUTS = {"load": 300.0, "run": 120.0}
+
+    def __init__(self, python: str | os.PathLike, timeout: float | None = None):
         self.python = Path(python)
         self.proc: subprocess.Popen | None = None
         self._log = None
+        env = os.environ.get("KBENCH_LITE_TIMEOUT")
+        self.timeout = timeout if timeout is not None else (float(env) if env else None)
+
+    def _deadline(self, op: str) -> float:
+        return self.timeout if self.timeout is not None else self.TIMEOUTS.get(op, 120.0)
 
     @property
     def pid(self) -> int | None:
@@ -93,11 +103,28 @@ class LiteWorker:
             if self.proc is None:
                 raise InputError("the Paddle Lite worker is not running")
             raise self._died(f"before {op}")  # killed while idle (out of memory, or from outside)
+        # A watchdog, not a timeout on the read alone: a hung worker may also stop reading, and block the write.
+        limit, proc, hung = self._deadline(op), self.proc, threading.Event()
+
+        def stop_hung_worker():
+            hung.set()
+            proc.kill()
+
+        watchdog = threading.Timer(limit, stop_hung_worker)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             write_frame(self.proc.stdin, header, arrays)
             frame = read_frame(self.proc.stdout)
         except (BrokenPipeError, EOFError, OSError, ValueError):
             frame = None
+        finally:
+            watchdog.cancel()
+        if hung.is_set():
+            proc.wait()
+            self._cleanup()
+            raise InputError(f"the Paddle Lite worker (pid {proc.pid}) did not answer {op} within {limit:g} s: it was "
+                             f"stopped (KBENCH_LITE_TIMEOUT allows longer)")
         if frame is None:
             raise self._died(f"during {op}")
         answer, outs = frame

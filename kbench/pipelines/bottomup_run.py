@@ -47,7 +47,7 @@ def bottom_up_prefetcher(card, workers: int | None = None):
 
     s = BottomUpSettings.from_card(card)
     return OrderedPrefetcher(_image_task, _init_worker, (s.input_size, s.resize_stride, card.normalize),
-                             workers=workers)
+                             workers=workers, what="decoding and resizing images for the model")
 
 
 def run_bottom_up_images(adapter, card, image_ids: np.ndarray, image_paths: list, prefetcher,

@@ -5,6 +5,10 @@ person crops costs milliseconds per image, about what a small model's forward pa
 worker processes while the main process feeds the runtime. At most ``window`` tasks are in flight, so a
 5000-image run never holds more than a few batches of crops in memory.
 
+A worker that dies (killed, out of memory) or hangs on one task stops the run with one line naming the work it
+held, instead of waiting forever for a result that will not come (``multiprocessing.Pool`` replaces a dead
+worker but loses its task); ``$KBENCH_WORKER_TIMEOUT`` (seconds, default 600) bounds one task.
+
 Workers ignore SIGINT: Ctrl-C reaches the main process only, which terminates the pool and lets the
 ``KeyboardInterrupt`` propagate (nothing half-written: results are written atomically afterwards).
 """
@@ -48,8 +52,12 @@ class OrderedPrefetcher:
     """
 
     def __init__(self, func: Callable[[Any], Any], initializer: Callable | None = None, initargs: tuple = (),
-                 workers: int | None = None, window: int | None = None):
+                 workers: int | None = None, window: int | None = None, what: str = "its task",
+                 task_timeout: float | None = None):
         self.func = func
+        self.what = what
+        env = os.environ.get("KBENCH_WORKER_TIMEOUT")
+        self.task_timeout = task_timeout if task_timeout is not None else float(env) if env else 600.0
         self.initializer = initializer
         self.initargs = initargs
         self.workers = default_workers() if workers is None else max(0, int(workers))
@@ -63,6 +71,7 @@ class OrderedPrefetcher:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             ctx = multiprocessing.get_context(method)
             self._pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(self.initializer, self.initargs))
+            self._pids = self._worker_pids()
         elif self.initializer is not None:
             self.initializer(*self.initargs)
         return self
@@ -82,6 +91,26 @@ class OrderedPrefetcher:
                     process.join(timeout=5)
             self._pool = None
 
+    def _worker_pids(self) -> set:
+        return {p.pid for p in list(getattr(self._pool, "_pool", ()))}
+
+    def _wait(self, result, index: int) -> None:
+        """Wait for one result, watching the workers: a dead worker or a task over the time limit is one line."""
+        from kbench.errors import InputError
+
+        start = time.monotonic()
+        while not result.ready():
+            result.wait(0.25)
+            if result.ready():
+                return
+            gone = self._pids - self._worker_pids()
+            if gone:  # the pool replaced a worker: the task it held is lost
+                raise InputError(f"a worker process (pid {min(gone)}) died while {self.what} (task {index + 1}): "
+                                 f"killed, or out of memory; the run stopped")
+            if time.monotonic() - start > self.task_timeout:
+                raise InputError(f"a worker process did not finish {self.what} (task {index + 1}) within "
+                                 f"{self.task_timeout:g} s: the run stopped (KBENCH_WORKER_TIMEOUT allows longer)")
+
     def map(self, tasks: Iterable[Any]) -> Iterator[Any]:
         """Results of ``func`` for each task, in order; a task's exception is raised here, in order."""
         if self._pool is None:
@@ -91,6 +120,7 @@ class OrderedPrefetcher:
         pending: collections.deque = collections.deque()
         it = iter(tasks)
         exhausted = False
+        index = 0
         while True:
             while not exhausted and len(pending) < self.window:
                 try:
@@ -104,6 +134,7 @@ class OrderedPrefetcher:
             head = pending.popleft()
             if not head.ready():
                 t0 = time.perf_counter()
-                head.wait()
+                self._wait(head, index)
                 self.wait_s += time.perf_counter() - t0
+            index += 1
             yield head.get()

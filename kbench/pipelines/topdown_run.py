@@ -269,7 +269,8 @@ def crop_prefetcher(card, udp: bool | None = None, workers: int | None = None, b
 
     udp = card.eval.udp if udp is None else udp
     return OrderedPrefetcher(_crop_task, _init_crop_worker, (tuple(card.input_size), udp, card.normalize),
-                             workers=workers, window=max(8, min(64, 2 * batch)))
+                             workers=workers, window=max(8, min(64, 2 * batch)),
+                             what="decoding and cropping images for the model")
 
 
 def run_top_down(adapter, card, plan: PersonPlan, prefetcher, batch: int = 32, flip: bool | None = None,
