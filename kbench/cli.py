@@ -90,6 +90,32 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def add_pin_option(parser) -> None:
+    """``--sha256``: pin the ``--weights`` checkpoint (a URL, a path, or the card's) to a hash."""
+    parser.add_argument("--sha256", metavar="HEX",
+                        help="pin the --weights checkpoint to this sha256 (also PATH|URL#sha256=HEX); without a pin, "
+                             "a download's hash is recorded on first download and checked after that")
+
+
+def _apply_pins(args) -> None:
+    """Fold ``--sha256``/``--det-sha256`` into the ``#sha256=`` suffix that every download argument accepts."""
+    from kbench.errors import InputError
+
+    sha, det_sha = getattr(args, "sha256", None), getattr(args, "det_sha256", None)
+    if sha is None and det_sha is None:
+        return
+    from kbench.weights.download import pin
+
+    if sha is not None:
+        if getattr(args, "weights", None) == "random":
+            raise InputError("--sha256 pins a checkpoint; --weights random has none")
+        args.weights = pin(args.weights, sha)
+    if det_sha is not None:
+        if not getattr(args, "det_file", None):
+            raise InputError("--det-sha256 pins --det-file: give --det-file FILE|URL")
+        args.det_file = pin(args.det_file, det_sha)
+
+
 def add_record_options(parser: argparse.ArgumentParser) -> None:
     """``--record`` / ``--no-record``, shared by every command that writes a run record."""
     group = parser.add_argument_group("run record")
@@ -169,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate the first N images only")
     model.add_argument("--weights", default="zoo", metavar="zoo|PATH|URL|random",
                        help="the card's released checkpoint (default), a .pdparams path or URL, or random (seeded)")
+    add_pin_option(model)
+    model.add_argument("--det-sha256", metavar="HEX",
+                       help="pin the --det-file download (or file) to this sha256 (also FILE|URL#sha256=HEX)")
     model.add_argument("--results", metavar="PATH",
                        help="write the keypoint results here (COCO results JSON; default: beside the record)")
     model.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -202,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--model", required=True, metavar="NAME|PATTERN|all",
                       help="a zoo model (see `kbench zoo list`), a glob over names, or 'all'")
     prof.add_argument("--input", metavar="WxH", help="input size instead of the model's own, e.g. 288x384")
+    add_pin_option(prof)
     prof.add_argument("--weights", default="random", metavar="PATH|URL|random|zoo",
                       help="weights to load and check against the network (counts do not depend on them): a "
                            ".pdparams path or URL, 'zoo' for the card's released checkpoint, or 'random' "
@@ -233,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--model", required=True, metavar="NAME", help="a zoo model (see `kbench zoo list`)")
     exp.add_argument("--to", required=True, choices=("paddle-inference", "onnx", "lite", "tensorrt"),
                      help="artifact kind")
+    add_pin_option(exp)
     exp.add_argument("--weights", default="zoo", metavar="PATH|URL|zoo|random",
                      help="weights: the card's released checkpoint (zoo, default), a path or URL, or random (seeded)")
     exp.add_argument("--fp16", action="store_true", help="FP16 artifact (ONNX, TensorRT, Lite on ARM)")
@@ -274,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = set_command(sys.argv[1:] if argv is None else argv)
     try:
+        _apply_pins(args)
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args, parser) or 0)
     except InputError as exc:

@@ -31,7 +31,7 @@ one measurement, and a directory that receives one record per measurement otherw
 
 def add_parser(sub) -> None:
     """Register ``kbench latency`` on the ``kbench`` sub-parsers."""
-    from kbench.cli import _positive_int, add_record_options
+    from kbench.cli import _positive_int, add_pin_option, add_record_options
 
     p = sub.add_parser(
         "latency", help="latency of zoo models on each runtime (FP32/FP16, CPU threads, GPU), as the zoo's table",
@@ -64,6 +64,7 @@ def add_parser(sub) -> None:
                            "(preprocess, model, postprocess, with the split), or both (default: model)")
     what.add_argument("--flip", action="store_true",
                       help="pipeline scope: also run the mirrored crops and merge, as evaluation with flip does")
+    add_pin_option(what)
     what.add_argument("--weights", default="random", metavar="random|zoo|PATH|URL",
                       help="weights to load (default: random, seeded: latency does not depend on the values)")
     how = p.add_argument_group("how long")

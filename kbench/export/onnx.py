@@ -196,16 +196,12 @@ def _weights_record(card, weights) -> dict:
     if weights == "random":
         return {"source": "random", "sha256": None, "random": True, "seed": 0}
     from kbench._fileio import sha256_file
-    from kbench.weights.download import resolve_weights
+    from kbench.weights.download import checkpoint_spec, resolve_weights, verification
 
-    source, sha = weights, None
-    if weights in (None, "zoo"):
-        dl = card.downloads.checkpoint
-        if dl is None or dl.url is None:
-            raise InputError(f"{card.name}: the zoo publishes no checkpoint for this model")
-        source, sha = dl.url, dl.sha256
-    return {"source": str(source), "sha256": sha256_file(resolve_weights(source, sha256=sha)), "random": False,
-            "seed": None}
+    source, sha = checkpoint_spec(card, weights)
+    path = resolve_weights(source, sha256=sha)
+    return {"source": str(source), "sha256": sha256_file(path), "random": False, "seed": None,
+            "verification": verification(path) or "a local file: its sha256 taken here, nothing to verify"}
 
 
 # --------------------------------------------------------------------------------------------------------------

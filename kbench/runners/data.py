@@ -76,6 +76,10 @@ def detections_path(det_file: str | None, data: DataFiles, progress: bool = Fals
         from kbench.weights.download import fetch
 
         return str(fetch(source, progress=progress)), source
+    from kbench.weights.download import resolve_weights, split_pin
+
+    if split_pin(source)[1] is not None:  # a local file with #sha256=: checked here
+        return str(resolve_weights(source)), source
     if not os.path.isfile(source):
         raise InputError(f"--det-file {source}: not found (a COCO detection-results JSON, or its URL)")
     return source, source

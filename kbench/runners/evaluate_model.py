@@ -345,7 +345,11 @@ def _prepare_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress=N
         boxes = load_detector_boxes(det_path)
         boxes = boxes.select(np.isin(boxes.image_id, gt.image_ids))
         plan = plan_from_detections(boxes, gt, data.image_dir, card.input_size, card.eval.image_thre)
+        from kbench.weights.download import verification
+
         det_desc = {**describe_input(det_path), "source": det_source}
+        if verification(det_path):
+            det_desc["verification"] = verification(det_path)
         inputs["detections"] = det_desc
     else:
         plan = plan_from_gt(gt, data.image_dir, card.input_size)

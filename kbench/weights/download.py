@@ -36,7 +36,42 @@ try:
 except ImportError:  # pragma: no cover - Windows: no lock, parallel downloads of one file are not supported there
     fcntl = None
 
-__all__ = ["fetch", "resolve_weights", "checkpoint_spec", "cache_path", "default_cache_dir", "DEFAULT_TIMEOUT"]
+__all__ = ["fetch", "resolve_weights", "checkpoint_spec", "cache_path", "default_cache_dir", "DEFAULT_TIMEOUT",
+           "split_pin", "pin", "verification", "VERIFIED", "RECORDED", "MATCHED_RECORD"]
+
+#: What :func:`verification` says of a download: checked against a hash given in advance, or not.
+VERIFIED = "verified against the pinned sha256"
+RECORDED = "sha256 recorded on first download (no published hash to verify against)"
+MATCHED_RECORD = "matched the sha256 recorded at its first download (no published hash to verify against)"
+_VERIFICATION: dict = {}
+
+
+def split_pin(spec: str) -> tuple[str, str | None]:
+    """``"URL#sha256=HEX"`` (or a path with it) -> ``("URL", "HEX")``; anything else -> ``(spec, None)``.
+
+    The suffix pins any download argument (``--weights``, ``--det-file``, a card's URL) to a hash.
+    """
+    text = str(spec)
+    base, sep, frag = text.rpartition("#sha256=")
+    if not sep:
+        return text, None
+    return base, _normalize_sha256(frag)
+
+
+def pin(spec: str, sha256: str | None) -> str:
+    """``spec`` with ``#sha256=HEX`` appended (``--sha256`` given as a flag); unchanged when ``sha256`` is None."""
+    if sha256 is None:
+        return spec
+    base, old = split_pin(spec)
+    digest = _normalize_sha256(sha256)
+    if old is not None and old != digest:
+        raise InputError(f"{spec}: two different sha256 pins ({old} and {digest})")
+    return f"{base}#sha256={digest}"
+
+
+def verification(path: str | os.PathLike) -> str | None:
+    """How the file :func:`fetch` returned at ``path`` was checked in this process (None: not downloaded)."""
+    return _VERIFICATION.get(str(path))
 
 #: Seconds to wait for a connection or for the next bytes of a response.
 DEFAULT_TIMEOUT = 30.0
@@ -304,10 +339,17 @@ def fetch(url: str, sha256: str | None = None, cache_dir: str | os.PathLike | No
         InputError: The URL cannot be downloaded (offline, unknown host, refused, HTTP error, interrupted) or
             the download does not match its sha256. The message is one line.
     """
+    url, pinned = split_pin(url)
+    if pinned is not None:
+        if sha256 is not None and _normalize_sha256(sha256) != pinned:
+            raise InputError(f"{url}: two different sha256 pins ({pinned} and {sha256})")
+        sha256 = pinned
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
         raise InputError(f"{url}: not an http(s) URL")
     expected = _normalize_sha256(sha256)
     target = cache_path(url, cache_dir)
+    had_record = _read_sidecar(target) is not None
+    _VERIFICATION[str(target)] = VERIFIED if expected else (MATCHED_RECORD if had_record else RECORDED)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -359,7 +401,11 @@ def resolve_weights(spec: str | os.PathLike, sha256: str | None = None) -> Path:
         InputError: The local path does not exist or does not match ``sha256``, the URL scheme is not
             http(s), or :func:`fetch` fails.
     """
-    text = str(os.fspath(spec))
+    text, pinned = split_pin(str(os.fspath(spec)))
+    if pinned is not None:
+        if sha256 is not None and _normalize_sha256(sha256) != pinned:
+            raise InputError(f"{text}: two different sha256 pins ({pinned} and {sha256})")
+        sha256 = pinned
     scheme = urllib.parse.urlsplit(text).scheme.lower()
     if scheme in ("http", "https"):
         return fetch(text, sha256=sha256)
@@ -373,6 +419,7 @@ def resolve_weights(spec: str | os.PathLike, sha256: str | None = None) -> Path:
         actual = sha256_file(path)
         if actual != expected:
             raise InputError(f"{path}: sha256 mismatch: expected {expected}, got {actual}")
+        _VERIFICATION[str(path)] = VERIFIED
     return path
 
 
@@ -382,6 +429,12 @@ def checkpoint_spec(card, weights: str | None) -> tuple[str, str | None]:
     ``None`` or ``"zoo"`` means the card's released checkpoint (with the card's sha256, if it has one); anything
     else is taken as a path or URL. ``"random"`` has no checkpoint and is handled by the callers.
     """
+    base, pinned = split_pin(weights) if weights is not None else (None, None)
+    if base == "zoo":  # the card's checkpoint, pinned by the user
+        url, card_sha = checkpoint_spec(card, "zoo")
+        if card_sha is not None and card_sha != pinned:
+            raise InputError(f"{card.name}: --sha256 {pinned} differs from the card's {card_sha}")
+        return url, pinned
     if weights is None or weights == "zoo":
         download = card.downloads.checkpoint
         if download is None or download.url is None:

@@ -278,6 +278,13 @@ def test_detections_downloaded_from_url(shared_data, tmp_path):
         r = _kbench("eval", "--model", "tinypose_128x96", "--bbox", "detector", "--det-file", url, "--ann",
                     str(root / "test_coco.json"), "--image-dir", str(root), "--limit", "2", "--weights", "random",
                     "--workers", "0", "--record", str(tmp_path / "rec.json"))
+        # The same file pinned: a wrong hash is one line and no record; the right one is verified.
+        args = ["eval", "--model", "tinypose_128x96", "--bbox", "detector", "--det-file", url, "--ann",
+                str(root / "test_coco.json"), "--image-dir", str(root), "--limit", "2", "--weights", "random",
+                "--workers", "0"]
+        wrong = _kbench(*args, "--det-sha256", "0" * 64, "--record", str(tmp_path / "wrong.json"))
+        sha = hashlib.sha256((served / "bbox.json").read_bytes()).hexdigest()
+        pinned = _kbench(*args, "--det-sha256", sha, "--record", str(tmp_path / "pinned.json"))
     finally:
         server.shutdown()
     assert r.returncode == 0, r.stderr
@@ -285,7 +292,12 @@ def test_detections_downloaded_from_url(shared_data, tmp_path):
     det = record["inputs"]["detections"]
     assert det["source"] == url
     assert det["sha256"] == hashlib.sha256((served / "bbox.json").read_bytes()).hexdigest()
+    assert det["verification"].startswith("sha256 recorded on first download")
     assert record["options"]["limit"] == 2 and record["options"]["detections"]["sha256"] == det["sha256"]
+    assert wrong.returncode == 2 and "sha256 mismatch" in wrong.stderr and not (tmp_path / "wrong.json").exists()
+    assert pinned.returncode == 0, pinned.stderr
+    assert json.loads((tmp_path / "pinned.json").read_text())["inputs"]["detections"]["verification"] == \
+        "verified against the pinned sha256"
 
 
 def test_default_detections_offline_is_one_line(shared_data, tmp_path):

@@ -416,3 +416,60 @@ def test_resolve_url_goes_through_the_cache(server, monkeypatch, tmp_path):
     monkeypatch.setenv("KBENCH_CACHE", str(tmp_path / "kc"))
     path = resolve_weights(server.url(), sha256=SHA)
     assert path.parent == tmp_path / "kc" and path.read_bytes() == PAYLOAD
+
+
+# ------------------------------------------------------------------------------------------------- pins
+
+
+def test_a_url_pinned_with_its_suffix_is_verified(server, cache):
+    path = _fetch(f"{server.url()}#sha256={SHA}", cache)
+    assert path == cache_path(server.url(), cache) and path.read_bytes() == PAYLOAD
+    assert download.verification(path) == download.VERIFIED
+
+
+def test_a_wrong_pin_in_the_suffix_is_a_mismatch_and_nothing_is_cached(server, cache):
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        _fetch(f"{server.url()}#sha256={'0' * 64}", cache)
+    assert not cache_path(server.url(), cache).exists()
+
+
+def test_without_a_pin_the_first_download_is_recorded_then_matched(server, cache):
+    path = _fetch(server.url(), cache)
+    assert download.verification(path) == download.RECORDED
+    assert _fetch(server.url(), cache) == path
+    assert download.verification(path) == download.MATCHED_RECORD
+
+
+def test_pin_and_split_pin():
+    url = "https://example.com/w.pdparams"
+    assert download.split_pin(download.pin(url, SHA.upper())) == (url, SHA)
+    assert download.pin(url, None) == url
+    assert download.split_pin(url) == (url, None)
+    with pytest.raises(InputError, match="two different sha256 pins"):
+        download.pin(f"{url}#sha256={SHA}", "1" * 64)
+    with pytest.raises(InputError, match="not a sha256 digest"):
+        download.split_pin(f"{url}#sha256=abc")
+
+
+def test_a_local_file_is_checked_against_its_pin(tmp_path):
+    f = tmp_path / "w.pdparams"
+    f.write_bytes(PAYLOAD)
+    assert resolve_weights(f"{f}#sha256={SHA}") == f
+    assert download.verification(f) == download.VERIFIED
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        resolve_weights(f"{f}#sha256={'2' * 64}")
+
+
+def test_cli_sha256_flag_pins_the_weights_and_random_has_nothing_to_pin(tmp_path, capsys):
+    from kbench.cli import main
+
+    f = tmp_path / "w.pdparams"
+    f.write_bytes(PAYLOAD)
+    assert main(["profile", "--model", "tinypose_128x96", "--weights", str(f), "--sha256", "3" * 64,
+                 "--no-record"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "sha256 mismatch" in err and len(err.splitlines()) == 1
+    assert main(["profile", "--model", "tinypose_128x96", "--weights", "random", "--sha256", SHA, "--no-record"]) == 2
+    assert "--weights random has none" in capsys.readouterr().err
+    assert main(["eval", "--model", "tinypose_128x96", "--sample", "2", "--det-sha256", SHA, "--no-record"]) == 2
+    assert "--det-sha256 pins --det-file" in capsys.readouterr().err

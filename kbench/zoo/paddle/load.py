@@ -22,6 +22,7 @@ class WeightsInfo:
     sha256: str | None
     random: bool
     seed: int | None = None
+    verification: str | None = None  # how the file was checked (kbench.weights.download.verification)
 
     def label(self) -> str:
         """Short human label."""
@@ -29,7 +30,10 @@ class WeightsInfo:
 
     def describe(self) -> dict:
         """JSON-ready form for run records."""
-        return {"source": self.source, "sha256": self.sha256, "random": self.random, "seed": self.seed}
+        out = {"source": self.source, "sha256": self.sha256, "random": self.random, "seed": self.seed}
+        if self.verification:
+            out["verification"] = self.verification
+        return out
 
 
 def build_from_card(card: ModelCard, seed: int = 0):
@@ -60,7 +64,7 @@ def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
     """Build the card's network and load its weights; returns (network, WeightsInfo)."""
     from kbench._fileio import sha256_file
     from kbench.weights.checkpoint import load_pdparams
-    from kbench.weights.download import checkpoint_spec, resolve_weights
+    from kbench.weights.download import checkpoint_spec, resolve_weights, verification
 
     net = build_from_card(card, seed)
     if weights == "random":
@@ -68,4 +72,5 @@ def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
     weights, sha = checkpoint_spec(card, weights)
     path = resolve_weights(weights, sha256=sha)
     load_state_strict(net, load_pdparams(path), str(weights))
-    return net, WeightsInfo(str(weights), sha256_file(path), False)
+    return net, WeightsInfo(str(weights), sha256_file(path), False,
+                            verification=verification(path) or "a local file: its sha256 taken here, nothing to verify")

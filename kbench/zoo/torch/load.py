@@ -172,7 +172,7 @@ def load_torch_model(card: ModelCard, weights: str | None = "random", seed: int 
     """
     from kbench._fileio import sha256_file
     from kbench.weights.checkpoint import load_pdparams
-    from kbench.weights.download import checkpoint_spec, resolve_weights
+    from kbench.weights.download import checkpoint_spec, resolve_weights, verification
 
     net = build_torch_from_card(card)
     if weights == "random":
@@ -182,4 +182,5 @@ def load_torch_model(card: ModelCard, weights: str | None = "random", seed: int 
     weights, sha = checkpoint_spec(card, weights)
     path = resolve_weights(weights, sha256=sha)
     load_state_strict(net, load_pdparams(path), str(weights))
-    return net, WeightsInfo(str(weights), sha256_file(path), False)
+    return net, WeightsInfo(str(weights), sha256_file(path), False,
+                            verification=verification(path) or "a local file: its sha256 taken here, nothing to verify")
