@@ -24,22 +24,41 @@ from kbench.export.cache import artifacts_root, weights_key
 __all__ = ["PaddleInferenceAdapter", "open_deploy_package"]
 
 
-def open_deploy_package(path: str | os.PathLike, into: Path) -> Path:
-    """Extract a PaddleDetection deploy ``.tar`` safely and return the directory holding the model files."""
+def open_deploy_package(path: str | os.PathLike, into: Path | None = None) -> Path:
+    """Extract a PaddleDetection deploy ``.tar`` safely and return the directory holding the model files.
+
+    The package is extracted into a folder named after its content (``<artifacts>/deploy/<name>-<sha256[:16]>``),
+    so two versions of a package never mix, through a temporary sibling renamed into place with a manifest, so a
+    killed extraction is never taken for a package. ``into`` overrides the folder (the tests).
+    """
+    from kbench._fileio import sha256_file
+    from kbench.export.cache import file_sizes, manifest_ok, staged_dir
+    from kbench.export.paddle_inference import write_manifest
+
     p = Path(path)
     if p.is_dir():
         return _find_model_dir(p)
     try:
-        with tarfile.open(p) as tar:
+        digest = sha256_file(p)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read the deploy package ({exc.strerror or exc})") from None
+    if into is None:
+        into = artifacts_root() / "deploy" / f"{p.name.split('.')[0]}-{digest[:16]}"
+    if manifest_ok(into):
+        return _find_model_dir(into)
+    try:
+        with tarfile.open(p) as tar, staged_dir(into) as work:
             members = tar.getmembers()
             for m in members:
-                target = (into / m.name).resolve()
-                if not str(target).startswith(str(into.resolve()) + os.sep) and target != into.resolve():
+                target = (work / m.name).resolve()
+                if not str(target).startswith(str(work.resolve()) + os.sep) and target != work.resolve():
                     raise InputError(f"{p}: refusing to extract {m.name!r}, which points outside the package")
                 if m.issym() or m.islnk() or m.isdev():
                     raise InputError(f"{p}: refusing to extract link or device {m.name!r}")
-            into.mkdir(parents=True, exist_ok=True)
-            tar.extractall(into, members=members, filter="data")
+            tar.extractall(work, members=members, filter="data")
+            files = sorted(str(f.relative_to(work)) for f in work.rglob("*") if f.is_file())
+            write_manifest(work, {"kind": "deploy-package", "source": str(p), "sha256": digest, "files": files,
+                                  "sizes": file_sizes(work, files)})
     except (tarfile.TarError, OSError) as exc:
         raise InputError(f"{p}: not a readable deploy package ({exc})") from None
     return _find_model_dir(into)
@@ -100,16 +119,17 @@ class PaddleInferenceAdapter(Adapter):
         self.card, self.device, self.precision, self.threads = card, device, precision, threads
         self.infer_cfg = {}
         if model_dir is None:
+            from kbench.export.cache import manifest_ok
             from kbench.export.paddle_inference import export_paddle_inference
 
             ident = weights_key(card, weights)
             out = artifacts_root() / f"paddle-inference-{card.name}-{ident}-legacy"
-            if not (out / "manifest.json").is_file():
+            if not manifest_ok(out):  # absent, half-built by an older kbench, or changed since: build it again
                 export_paddle_inference(card, out, weights, None, legacy=True)
             self.source = {"export": str(out), "weights": ident}
             model_path = out
         else:
-            model_path = open_deploy_package(model_dir, artifacts_root() / "deploy" / Path(model_dir).name)
+            model_path = open_deploy_package(model_dir)
             self.infer_cfg = _check_infer_cfg(model_path, card)
             self.source = {"package": str(model_dir)}
         from kbench.export.paddle_inference import model_files

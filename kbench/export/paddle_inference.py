@@ -49,17 +49,28 @@ def export_paddle_inference(card, out_dir: str | os.PathLike, weights: str | Non
         batch: a fixed batch size, or None for a dynamic batch dimension.
         legacy: write the legacy ``.pdmodel`` format (for Paddle Lite and paddle2onnx).
     """
+    from kbench.export.cache import staged_dir
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if legacy and os.environ.get("FLAGS_enable_pir_api") != "0":
-        env = dict(os.environ, FLAGS_enable_pir_api="0")
-        cmd = [sys.executable, "-m", "kbench.export.paddle_inference", card.name, str(out), str(weights),
-               str(batch or 0)]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise InputError(f"legacy Paddle export of {card.name} failed: {tail}")
-        return out
+    # Built in a hidden sibling and renamed into place when complete: a killed export leaves nothing a later run
+    # would take for an artifact.
+    with staged_dir(out) as work:
+        if legacy and os.environ.get("FLAGS_enable_pir_api") != "0":
+            env = dict(os.environ, FLAGS_enable_pir_api="0")
+            cmd = [sys.executable, "-m", "kbench.export.paddle_inference", card.name, str(work), str(weights),
+                   str(batch or 0)]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+                raise InputError(f"legacy Paddle export of {card.name} failed: {tail}")
+        else:
+            _export_into(card, work, weights, batch)
+    return out
+
+
+def _export_into(card, out: Path, weights, batch) -> None:
+    """Write the model files and the manifest (last) into ``out``, an existing folder."""
+    from kbench.export.cache import file_sizes
     from kbench.zoo.paddle import import_paddle
     from kbench.zoo.paddle.load import load_model
 
@@ -71,19 +82,18 @@ def export_paddle_inference(card, out_dir: str | os.PathLike, weights: str | Non
                                   full_graph=True)
     paddle.jit.save(static, str(out / "model"))
     graph, _ = model_files(out)
+    files = [graph.name, "model.pdiparams"]
     write_manifest(out, {
         "kind": "paddle-inference", "model": card.name, "format": "legacy" if graph.suffix == ".pdmodel" else "pir",
-        "files": [graph.name, "model.pdiparams"], "input": {"name": "image", "shape": shape},
+        "files": files, "sizes": file_sizes(out, files), "input": {"name": "image", "shape": shape},
         "outputs": ["heatmaps"] if card.top_down else ["heatmaps", "tags"],
         "weights": info.describe(), "exporter": {"name": "paddle.jit.save", "paddle": paddle.__version__},
     })
-    return out
 
 
 if __name__ == "__main__":  # child process for the legacy format
     from kbench.cards import get_card
 
     name, target, weights_arg, batch_arg = sys.argv[1:5]
-    export_paddle_inference(get_card(name), target, None if weights_arg == "None" else weights_arg,
-                            int(batch_arg) or None, legacy=True)
+    _export_into(get_card(name), Path(target), None if weights_arg == "None" else weights_arg, int(batch_arg) or None)
     json.dump({"ok": True}, sys.stdout)
