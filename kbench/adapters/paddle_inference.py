@@ -19,7 +19,7 @@ import numpy as np
 
 from kbench.adapters.base import Adapter, ModelOutputs, check_batch
 from kbench.errors import InputError
-from kbench.export.cache import artifacts_root, weights_key
+from kbench.export.cache import artifacts_root, versions_key, weights_key
 
 __all__ = ["PaddleInferenceAdapter", "open_deploy_package"]
 
@@ -123,7 +123,7 @@ class PaddleInferenceAdapter(Adapter):
             from kbench.export.paddle_inference import export_paddle_inference
 
             ident = weights_key(card, weights)
-            out = artifacts_root() / f"paddle-inference-{card.name}-{ident}-legacy"
+            out = artifacts_root() / f"paddle-inference-{card.name}-{ident}-legacy-{versions_key('paddlepaddle')}"
             if not manifest_ok(out):  # absent, half-built by an older kbench, or changed since: build it again
                 export_paddle_inference(card, out, weights, None, legacy=True)
             self.source = {"export": str(out), "weights": ident}

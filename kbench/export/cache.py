@@ -10,7 +10,23 @@ import tempfile
 import uuid
 from pathlib import Path
 
-__all__ = ["artifacts_root", "weights_key", "staged_dir", "manifest_ok", "file_sizes"]
+__all__ = ["artifacts_root", "weights_key", "staged_dir", "manifest_ok", "file_sizes", "versions_key"]
+
+
+def versions_key(*packages: str) -> str:
+    """A short tag of kbench's version and the named packages' (``k0.1.0-paddlepaddle3.3.0``), for cache keys: an
+    artifact built by another kbench or exporter is built again rather than trusted."""
+    from importlib import metadata
+
+    from kbench import __version__
+
+    parts = [f"k{__version__}"]
+    for name in packages:
+        try:
+            parts.append(f"{name}{metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name}-none")
+    return "-".join(parts)
 
 
 def artifacts_root() -> Path:

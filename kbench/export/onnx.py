@@ -413,7 +413,7 @@ def export_onnx(card, out_path: str | os.PathLike, weights: str | None = "random
                     if used == "paddle" else {"name": "torch.onnx.export", "torch": record.get("torch")})
         inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
         write_json_atomic(manifest_path(out), {
-            "kind": "onnx", "model": card.name, "file": out.name, "sha256": digest,
+            "kind": "onnx", "model": card.name, "file": out.name, "sha256": digest, "size": out.stat().st_size,
             "source": used, "requested_source": source, "fallback_reason": fallback,
             "weights": record.get("weights"), "exporter": exporter, "onnx": onnx.__version__,
             "simplifier": simplifier, "opset": opsets.get("ai.onnx"), "opsets": opsets,
@@ -434,9 +434,16 @@ def cached_onnx(card, weights: str | None = "random", batch: int | None = None, 
     an entry counts only once its manifest exists (the manifest is written last).
     """
     _check_args(card, batch, opset, source)
-    tag = f"{source}-op{opset or 'default'}-b{batch or 'dyn'}-{'fp16' if fp16 else 'fp32'}"
+    from kbench.export.cache import versions_key
+
+    tag = (f"{source}-op{opset or 'default'}-b{batch or 'dyn'}-{'fp16' if fp16 else 'fp32'}-"
+           f"{versions_key('paddlepaddle', 'paddle2onnx', 'onnx', 'onnxsim', 'torch')}")
     path = artifacts_root() / "onnx" / card.name / weights_key(card, weights) / tag / "model.onnx"
-    if path.is_file() and manifest_path(path).is_file():
+    try:  # a cached model counts with a readable manifest of its size (written last); otherwise it is exported again
+        manifest = read_manifest(path) if path.is_file() else None
+    except InputError:
+        manifest = None
+    if manifest is not None and manifest.get("size", path.stat().st_size) == path.stat().st_size:
         return path
     return export_onnx(card, path, weights=weights, batch=batch, opset=opset, fp16=fp16, keep_io_types=True,
                        source=source)
