@@ -83,6 +83,8 @@ def run(args, parser) -> int:
                          f"{args.file})")
     if args.retries is not None and args.retries < 0:
         raise InputError(f"--retries must be 0 or more, got {args.retries}")
+    if args.cell_timeout is not None and not args.cell_timeout > 0:
+        raise InputError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}")
     if not args.cpus_per_cell > 0:
         raise InputError(f"--cpus-per-cell must be a positive number, got {args.cpus_per_cell}")
     if args.file:
@@ -105,7 +107,8 @@ def run(args, parser) -> int:
         executor.close()
         return 0
     bar = TerminalProgress(enabled=sys.stderr.isatty())
-    engine = SweepEngine(executor, store, retries=plan.retries, resume=args.resume, progress=bar)
+    engine = SweepEngine(executor, store, retries=plan.retries, resume=args.resume, progress=bar,
+                         cell_timeout=args.cell_timeout)
     try:
         outcomes, interrupted = engine.run(plan.cells)
     finally:

@@ -63,6 +63,8 @@ def add_parser(sub) -> None:
     run.add_argument("--cpus-per-cell", type=float, default=1.0, metavar="F",
                      help="with Ray: CPUs an evaluation/profile/conformance task asks for (default: 1)")
     run.add_argument("--retries", type=int, metavar="N", help="reruns of a failed cell (default: the file's, else 1)")
+    run.add_argument("--cell-timeout", type=float, metavar="S",
+                     help="cancel a cell still running after S seconds (a hung runtime or node), then retry it")
     run.add_argument("--resume", action="store_true",
                      help="skip cells whose record the store holds (same spec hash and kbench version); rerun failed")
     run.add_argument("--store", metavar="DIR", default="kbench-runs", help="the results store (default: %(default)s)")

@@ -126,10 +126,13 @@ class SweepEngine:
         retries: reruns of a failed cell.
         resume: skip cells whose record the store holds.
         progress: a :mod:`kbench.progress` callback (cells done of all, with failed/left in the note).
+        cell_timeout: seconds a cell may run before its task is cancelled as hung (then retried, then failed).
     """
 
-    def __init__(self, executor, store, retries: int = 1, resume: bool = False, progress=None):
+    def __init__(self, executor, store, retries: int = 1, resume: bool = False, progress=None,
+                 cell_timeout: float | None = None):
         self.executor, self.store, self.retries, self.resume = executor, store, retries, resume
+        self.cell_timeout = cell_timeout
         self.progress = progress
         self.log_path: Path | None = None
 
@@ -194,6 +197,18 @@ class SweepEngine:
                         time.sleep(0.2)
                     continue
                 done, _ = cf.wait(list(flights), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+                for fut in self._overdue(flights, done):
+                    flight = flights.pop(fut)
+                    self.executor.cancel([fut])
+                    self.executor.forget(fut)
+                    why = f"timed out after {self.cell_timeout:g} s (its task was cancelled)"
+                    if flight.attempt <= self.retries:
+                        pending.append((flight.cell, flight.attempt + 1))
+                        continue
+                    outcomes[flight.cell.key] = o = Outcome(flight.cell, "failed", flight.attempt,
+                                                            flight.cell.node or "", error=why)
+                    failed += 1
+                    self._log(o)
                 for fut in done:
                     flight = flights.pop(fut)
                     outcome = self._settle(flight)
@@ -212,6 +227,12 @@ class SweepEngine:
             self.executor.close()
         self._report(sum(o.status != "skipped" for o in outcomes.values()), total, failed, finished=True)
         return [outcomes[c.key] for c in cells if c.key in outcomes], interrupted
+
+    def _overdue(self, flights: dict, done) -> list:
+        if self.cell_timeout is None:
+            return []
+        now = time.monotonic()
+        return [f for f, fl in flights.items() if f not in done and now - fl.started > self.cell_timeout]
 
     def _settle(self, flight: _Flight) -> Outcome | None:
         """The outcome of a finished task, or None when it is to run again."""

@@ -97,6 +97,10 @@ class LocalExecutor:
                     del self._pools[name]
             raise
 
+    def forget(self, fut) -> None:
+        """Stop tracking a cancelled cell (its processes were stopped by :meth:`cancel`)."""
+        self._flying.pop(fut, None)
+
     def describe_failure(self, exc: BaseException) -> str:
         if isinstance(exc, cf.process.BrokenProcessPool):
             return "the worker process died (killed, or a runtime crashed it)"
@@ -111,6 +115,8 @@ class LocalExecutor:
         for pool in self._pools.values():  # running tasks cannot be cancelled: stop their processes
             for proc in list(getattr(pool, "_processes", {}).values()):
                 proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._pools.clear()  # the next cell starts a new pool
 
     def close(self) -> None:
         for pool in self._pools.values():

@@ -228,6 +228,12 @@ class RayExecutor:
             self._refresh()  # a node may have gone: its lane takes no more cells
             raise
 
+    def forget(self, fut) -> None:
+        """Stop tracking a cancelled cell; its node takes cells again."""
+        _, lane, _ = self._flying.pop(fut, (None, None, None))
+        if lane is not None:
+            lane.busy = None
+
     def describe_failure(self, exc: BaseException) -> str:
         name = type(exc).__name__
         first = (str(exc).strip().splitlines() or [""])[0]

@@ -83,6 +83,8 @@ def run_cell(spec, placement: dict | None = None):
     node = node_info()
     if os.environ.get("KBENCH_TEST_DIE_IN_CELL"):  # the tests' way to crash a worker in the middle of a cell
         os._exit(3)
+    if os.environ.get("KBENCH_TEST_HANG_IN_CELL"):  # ... and to hang one
+        time.sleep(float(os.environ["KBENCH_TEST_HANG_IN_CELL"]))
     try:
         record = run(spec)
     except KeyboardInterrupt:

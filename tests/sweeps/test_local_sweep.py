@@ -93,7 +93,18 @@ def test_a_dying_worker_is_retried_then_recorded_as_failed(tmp_path, capsys, mon
     assert not list(store.rglob("*.json"))
     log = list((store / "sweeps").glob("*.jsonl"))
     assert len(log) == 1 and json.loads(log[0].read_text().splitlines()[0])["status"] == "failed"
-    os.environ.pop("KBENCH_TEST_DIE_IN_CELL", None)
+
+
+def test_a_hung_cell_is_cancelled_after_the_timeout_and_recorded(tmp_path, capsys, monkeypatch):
+    import time
+
+    monkeypatch.setenv("KBENCH_TEST_HANG_IN_CELL", "120")
+    t0 = time.monotonic()
+    code = main(["sweep", "--kind", "profile", "--models", "tinypose_128x96", "--store", str(tmp_path / "store"),
+                 "--retries", "0", "--cell-timeout", "4", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out[0]["status"] == "failed" and "timed out after 4 s" in out[0]["error"]
+    assert time.monotonic() - t0 < 60  # not the 120 s the cell would hang for
 
 
 def test_ctrl_c_keeps_the_finished_cells_and_resume_runs_the_rest(tmp_path):
