@@ -520,12 +520,15 @@ def load_card(path: str | Path) -> ModelCard:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the model card ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
-        raise InputError(f"{path}: invalid YAML{line}: {getattr(exc, 'problem', None) or exc}") from None
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]  # a ReaderError has no problem
+        raise InputError(f"{path}: invalid YAML{line}: {problem}") from None
     sec = _Section(path, data, "")
     name = sec.take("name", _str)
     if name != path.stem:

@@ -112,6 +112,31 @@ def parse_batch(value) -> int | None:
     return number
 
 
+def check_weights(weights) -> None:
+    """Raise the one-line InputError of a ``--weights`` that names a missing local file, a ``.pdparams`` file that
+    cannot be a checkpoint (empty, not a pickle) or a URL scheme kbench does not fetch at once, before a framework
+    loads; ``zoo``, ``random`` and http(s) URLs pass (a download is checked when it is fetched). Not part of
+    :meth:`Spec.validate`: a spec may name a file of another machine."""
+    if weights is None or weights in ("zoo", "random"):
+        return
+    import urllib.parse
+
+    if urllib.parse.urlsplit(str(weights)).scheme.lower() in ("http", "https"):
+        return
+    from kbench.weights.checkpoint import _sniff
+    from kbench.weights.download import resolve_weights
+
+    path = resolve_weights(str(weights))  # a local path: checked, never fetched
+    if path.suffix == ".pdparams" and path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                problem = _sniff(fh.read(16))
+        except OSError as exc:
+            problem = f"cannot read ({exc.strerror or exc})"
+        if problem is not None:
+            raise InputError(f"{path}: {problem}")
+
+
 # --- field checks --------------------------------------------------------------------------------------------------
 
 def _choice(name: str, value, choices) -> None:
@@ -294,8 +319,9 @@ class EvalSpec(Spec):
         _text("weights", self.weights, allow_none=False)
         _text("backend", self.backend, allow_none=False)
         if self.kpt_score_thr is not None and (isinstance(self.kpt_score_thr, bool) or
-                                               not isinstance(self.kpt_score_thr, (int, float))):
-            raise InputError(f"kpt_score_thr must be a number; got {self.kpt_score_thr!r}")
+                                               not isinstance(self.kpt_score_thr, (int, float)) or
+                                               not math.isfinite(self.kpt_score_thr)):
+            raise InputError(f"kpt_score_thr must be a finite number; got {self.kpt_score_thr!r}")
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
                                          or self.workers < 0):
             raise InputError("--workers must be 0 or more")

@@ -17,9 +17,10 @@ import uuid
 from pathlib import Path
 
 from kbench._fileio import digest_reads, sha256_file, write_json_atomic
+from kbench.errors import InputError
 
 __all__ = ["SCHEMA", "make_record", "set_command", "write_record", "environment", "describe_input",
-           "default_record_path"]
+           "default_record_path", "check_output_path"]
 
 SCHEMA = "kbench.record/1"
 _LIBRARIES = ("kbench", "numpy", "scipy", "pycocotools", "xtcocotools", "faster-coco-eval", "paddlepaddle",
@@ -212,6 +213,27 @@ def default_record_path(kind: str, root: str | os.PathLike = "kbench-runs") -> P
     """A new file name under ``root``: UTC time, kind and a short unique suffix."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return Path(root) / f"{stamp}-{kind}-{uuid.uuid4().hex[:8]}.json"
+
+
+def check_output_path(path: str | os.PathLike, flag: str, *, directory: bool = False) -> None:
+    """Raise InputError, before any work is done, when ``path`` cannot be written as a file (or, with
+    ``directory``, as a folder): a folder where a file is meant (or a file where a folder is), a parent that is
+    a file, or a folder that this user cannot write into. ``flag`` names the option in the message."""
+    text = os.fspath(path)
+    if os.path.exists(text):  # os.path's tests answer False where a parent cannot be read, never raise
+        if os.path.isdir(text) != directory:
+            what = "is not a directory" if directory else "is a directory, expected a file"
+            raise InputError(f"{flag} {text}: {what}")
+        if directory and not os.access(text, os.W_OK | os.X_OK):
+            raise InputError(f"{flag} {text}: permission denied (cannot write into this folder)")
+        return
+    parent = next((a for a in Path(text).parents if os.path.exists(a)), None)
+    if parent is None:
+        return
+    if not os.path.isdir(parent):
+        raise InputError(f"{flag} {text}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {text}: permission denied (cannot write into {parent})")
 
 
 def write_record(record: dict, path: str | os.PathLike | None = None) -> Path:

@@ -10,6 +10,7 @@ __all__ = ["run"]
 
 def run(args, parser) -> int:
     """Print the matrix (and write its record with ``--record``); exit 1 when a cell fails its tolerance."""
+    from kbench.bench.records import check_output_path
     from kbench.progress import TerminalProgress
     from kbench.runners import run as run_spec
     from kbench.runners.conformance import cells_of
@@ -17,6 +18,8 @@ def run(args, parser) -> int:
 
     spec = ConformanceSpec(models=args.models, backends=args.backends, fp16=args.fp16, batch=args.batch,
                            threads=args.threads)
+    if args.record:
+        check_output_path(args.record, "--record")
     progress = TerminalProgress(enabled=sys.stderr.isatty() and not args.json)
     try:
         record = run_spec(spec, progress=progress)

@@ -28,9 +28,13 @@ def eval_spec(args, results: str | None = None):
 
 
 def _paths(args, spec) -> tuple[Path | None, Path | None]:
-    """Where the record and (with a model) the keypoint results go."""
-    from kbench.bench.records import default_record_path
+    """Where the record and (with a model) the keypoint results go, checked before anything runs."""
+    from kbench.bench.records import check_output_path, default_record_path
 
+    if args.record and not args.no_record:
+        check_output_path(args.record, "--record")
+    if args.results and spec.form == "model":
+        check_output_path(args.results, "--results")
     record = None if args.no_record else (Path(args.record) if args.record else default_record_path("eval"))
     if spec.form != "model":
         return record, None
@@ -49,9 +53,12 @@ def run(args, parser) -> int:
     from kbench.bench.records import write_record
     from kbench.progress import TerminalProgress
     from kbench.runners import run as run_spec
+    from kbench.specs import check_weights
 
     spec = eval_spec(args)
     record_path, results_path = _paths(args, spec)
+    if spec.form == "model":
+        check_weights(spec.weights)  # before the runtime loads
     if results_path is not None:
         spec = replace(spec, results=str(results_path))
     progress = TerminalProgress(enabled=not args.no_progress) if spec.form == "model" else None

@@ -26,10 +26,14 @@ def _load(sources: list[str], flag: str) -> list[dict]:
 def run(args, parser) -> int:
     """Run the gate; returns 1 when a guarded number regressed (or is missing), else 0."""
     from kbench._fileio import atomic_open
+    from kbench.bench.records import check_output_path
     from kbench.reports.gate_markdown import render_markdown
     from kbench.reports.junit import write_junit
     from kbench.results.gate import Tolerances, compare
 
+    for flag, path in (("--markdown", args.markdown), ("--junit", args.junit)):
+        if path:
+            check_output_path(path, flag)
     baseline = _load(args.baseline, "--baseline")
     current = _load(args.current, "--current")
     tol = Tolerances(max_ap_drop=args.max_ap_drop, max_latency_increase=args.max_latency_increase,

@@ -32,22 +32,24 @@ def record_targets(record: str | None, count: int, no_record: bool = False):
     separator, receives the file), and a directory that receives one file per measurement otherwise.
     """
     from kbench.bench.latency import record_name
-    from kbench.bench.records import default_record_path
+    from kbench.bench.records import check_output_path, default_record_path
 
     if no_record:
         return lambda result: None
     if record is None:
         return lambda result: default_record_path("latency")
     p = Path(record)
-    as_dir = p.is_dir() or record.endswith(("/", os.sep))
+    as_dir = os.path.isdir(p) or record.endswith(("/", os.sep))
     if count == 1:
+        check_output_path(p, "--record", directory=as_dir)
         return (lambda result: p / record_name(result)) if as_dir else (lambda result: p)
-    if p.exists() and not p.is_dir():
+    if os.path.exists(p) and not os.path.isdir(p):
         raise InputError(f"--record {record}: is a file, but this run makes {count} measurements: give a directory "
                          f"(it receives one record per measurement)")
     if p.suffix.lower() == ".json":
         raise InputError(f"--record {record}: names one file, but this run makes {count} measurements: give a "
                          f"directory (it receives one record per measurement)")
+    check_output_path(p, "--record", directory=True)
     return lambda result: p / record_name(result)
 
 
@@ -75,10 +77,11 @@ def latency_specs(args) -> tuple[list[list], list]:
     from kbench.bench import machine
     from kbench.bench.latency import plan, resolve_backends
     from kbench.cards import select_cards
-    from kbench.specs import LatencySpec
+    from kbench.specs import LatencySpec, check_weights
 
     devices = list(args.device)
     precisions = ["fp16"] if args.fp16 else list(args.precision or ["fp32"])
+    check_weights(args.weights)  # once, before a runtime loads (else every measurement group fails alike)
     if "gpu" in devices:
         ok, why = machine.gpu_available()
         if not ok:

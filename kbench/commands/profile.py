@@ -13,7 +13,7 @@ __all__ = ["run"]
 
 def run(args, parser) -> int:
     """Profile the selected models, print a table and write one record per model."""
-    from kbench.bench.records import write_record
+    from kbench.bench.records import check_output_path, write_record
     from kbench.cards import get_card, list_cards
     from kbench.progress import TerminalProgress, tracker
     from kbench.runners import run as run_spec
@@ -31,6 +31,9 @@ def run(args, parser) -> int:
     specs = [ProfileSpec(model=card.name, input=args.input, weights=args.weights) for card in cards]
     if args.record and len(cards) > 1 and Path(args.record).suffix == ".json":
         raise InputError("--record names one file, but several models are profiled: give a directory")
+    if args.record and not args.no_record:
+        check_output_path(args.record, "--record", directory=not (len(cards) == 1 and
+                                                                    Path(args.record).suffix == ".json"))
     records = []
     bar = TerminalProgress(min_total=2)
     with tracker(bar, "profiling", len(specs), "model") as counter:

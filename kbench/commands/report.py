@@ -11,6 +11,7 @@ __all__ = ["run"]
 
 def run(args, parser) -> int:
     """Render ``--out``/report.html and print where it is, with a one-line summary of the cells."""
+    from kbench.bench.records import check_output_path
     from kbench.reports.html import write_report
     from kbench.reports.runs import runs_from_records
     from kbench.reports.tables import ReportTolerances, readme_tables
@@ -18,6 +19,7 @@ def run(args, parser) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():  # before reading the records
         raise InputError(f"{out}: exists and is not a directory (--out names a directory)")
+    check_output_path(out, "--out", directory=True)
     from kbench.results.sources import load_sources
 
     records, sources = load_sources(args.records, args.store, args.filters)

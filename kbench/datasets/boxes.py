@@ -47,6 +47,8 @@ def load_detector_boxes(path: str | os.PathLike, category_id: int | None = 1) ->
         cat = np.asarray([d.get("category_id", 1) for d in data], dtype=np.int64)
         score = np.asarray([d["score"] for d in data], dtype=np.float64)
         bbox = np.asarray([d["bbox"] for d in data], dtype=np.float64).reshape(len(data), 4)
+    except OverflowError:
+        raise InputError(f"{path}: an image_id or category_id is not a 64-bit integer") from None
     except (KeyError, TypeError, ValueError, AttributeError):
         need = {"image_id", "bbox", "score"}
         bad = next((i for i, d in enumerate(data) if not isinstance(d, dict) or not need <= d.keys()

@@ -25,9 +25,28 @@ def _int_array(values: list, what: str, source: str) -> np.ndarray:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"{source}: {what} must be numbers") from None
+    if arr.ndim != 1:
+        raise InputError(f"{source}: {what} must be numbers, one per entry")
     if arr.size and not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
         raise InputError(f"{source}: {what} must be integers")
+    if arr.size and np.abs(arr).max() >= 2.0 ** 63:
+        raise InputError(f"{source}: {what} must be integers below 2**63")
     return arr.astype(np.int64)
+
+
+def _column(values: list, what: str, source: str, whole: bool = False) -> np.ndarray:
+    """One number per entry (an area, a count, a size) as a 1-D array, or one InputError line."""
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        arr = None
+    if arr is None or arr.ndim != 1:
+        raise InputError(f"{source}: every {what} must be a number")
+    if whole:
+        if not (np.isfinite(arr) & (np.abs(arr) < 2.0 ** 63)).all():
+            raise InputError(f"{source}: every {what} must be a whole number")
+        return arr.astype(np.int64)
+    return arr
 
 
 def _float_matrix(rows: list, width: int, what: str, source: str, ids: np.ndarray | None = None) -> np.ndarray:
@@ -145,6 +164,8 @@ class CocoKeypointGroundTruth:
             raise InputError(f"{source}: no person category (no category named 'person' or declaring 'keypoints')")
         declared = [len(c["keypoints"]) for c in keypoint_cats if isinstance(c.get("keypoints"), list)]
         first_kpts = next((a.get("keypoints") for a in anns if isinstance(a, dict) and a.get("keypoints")), None)
+        if first_kpts and not isinstance(first_kpts, list):
+            raise InputError(f"{source}: keypoints must be lists of x, y, v triples")
         if first_kpts:
             width = len(first_kpts)
         elif declared:
@@ -165,17 +186,17 @@ class CocoKeypointGroundTruth:
         kp = kp.reshape(len(anns), width // 3, 3)
         nan4 = [np.nan] * 4
         bbox = _float_matrix([a.get("bbox") or nan4 for a in anns], 4, "bbox", source, ann_id)
-        area = np.array([a.get("area", np.nan) for a in anns], dtype=np.float64)
+        area = _column([a.get("area", np.nan) for a in anns], "annotation area", source)
         iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
         labelled = np.count_nonzero(kp[:, :, 2] > 0, axis=1)
-        num_kp = np.array([a.get("num_keypoints", -1) for a in anns], dtype=np.int64)
+        num_kp = _column([a.get("num_keypoints", -1) for a in anns], "num_keypoints", source, whole=True)
         num_kp = np.where(num_kp < 0, labelled, num_kp)
         crowd_index = None
         if images and all("crowdIndex" in im for im in images):
-            crowd_index = np.array([im["crowdIndex"] for im in images], dtype=np.float64)
+            crowd_index = _column([im["crowdIndex"] for im in images], "crowdIndex", source)
         files = [str(im.get("file_name", "")) for im in images]
-        sizes = np.array([[im.get("width", 0) or 0, im.get("height", 0) or 0] for im in images],
-                         dtype=np.int64).reshape(len(images), 2)
+        sizes = np.stack([_column([im.get(k, 0) or 0 for im in images], f"image {k}", source, whole=True)
+                          for k in ("width", "height")], axis=1).reshape(len(images), 2)
         return cls(image_ids=image_ids, category_ids=cat_ids, ann_id=ann_id, ann_image_id=ann_img,
                    ann_category_id=ann_cat, keypoints=kp, area=area, bbox=bbox, iscrowd=iscrowd,
                    num_keypoints=num_kp, crowd_index=crowd_index, category_names=names, source=source,

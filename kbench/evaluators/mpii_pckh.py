@@ -104,7 +104,7 @@ def load_mpii_gt(path: str | os.PathLike) -> MpiiGroundTruth:
         try:
             mat = loadmat(p)
         except Exception as exc:  # scipy raises several types for a bad file
-            raise InputError(f"{p}: not a readable MATLAB file ({exc})") from None
+            raise InputError(f"{p}: not a readable MATLAB file ({_first_line(exc)})") from None
         need = ("dataset_joints", "jnt_missing", "pos_gt_src", "headboxes_src")
         missing = [k for k in need if k not in mat]
         if missing:
@@ -119,6 +119,10 @@ def load_mpii_gt(path: str | os.PathLike) -> MpiiGroundTruth:
             raise InputError(f"{p}: inconsistent array shapes for {len(names)} joints and {n} people")
         return gt
     return MpiiGroundTruth.from_hrnet_json(read_json(p), source=str(p))
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def load_mpii_predictions(path: str | os.PathLike) -> np.ndarray:
@@ -138,17 +142,24 @@ def load_mpii_predictions(path: str | os.PathLike) -> np.ndarray:
         except KeyError:
             raise InputError(f"{p}: no 'preds' array in this .mat file") from None
         except Exception as exc:
-            raise InputError(f"{p}: not a readable MATLAB file ({exc})") from None
+            raise InputError(f"{p}: not a readable MATLAB file ({_first_line(exc)})") from None
     elif suffix == ".npy":
         try:
             preds = np.load(p, allow_pickle=False)
-        except ValueError as exc:
-            raise InputError(f"{p}: not a plain numpy array ({exc})") from None
+        except Exception as exc:  # a damaged file: ValueError, EOFError, or a SyntaxError from its header
+            raise InputError(f"{p}: not a plain numpy array ({_first_line(exc)})") from None
+        if not isinstance(preds, np.ndarray):  # a .npz archive under another name
+            raise InputError(f"{p}: not a plain numpy array (an .npz archive)")
+        if preds.dtype.kind not in "biuf":
+            raise InputError(f"{p}: predictions must be numbers, got an array of {preds.dtype}")
     else:
         data = read_json(p)
         if isinstance(data, list) and data and isinstance(data[0], dict):
             if "preds" not in data[0]:
                 raise InputError(f"{p}: expected PaddleDetection MPII results with a 'preds' field")
+            bad = next((i for i, d in enumerate(data) if not isinstance(d, dict)), None)
+            if bad is not None:
+                raise InputError(f"{p}: result #{bad} is not an object with a 'preds' field like the first")
             data = [d.get("preds") for d in data]
         try:
             preds = np.asarray(data, dtype=np.float64)

@@ -264,6 +264,9 @@ def _json_safe(value):
 def check_target(out: Path) -> None:
     """Raise InputError unless ``out`` is missing, empty, or an earlier kbench site (which a build may replace)."""
     if not out.exists():
+        from kbench.bench.records import check_output_path
+
+        check_output_path(out, "--out", directory=True)  # a parent that is a file, or one this user cannot write
         return
     if not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory (--out names the site's folder)")

@@ -37,6 +37,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def _check_site(directory: Path) -> Path:
+    if directory.is_dir() and not os.access(directory, os.R_OK | os.X_OK):
+        raise InputError(f"{directory}: permission denied (cannot read the site's folder)")
     if not directory.is_dir():
         raise InputError(f"{directory}: no such folder; build the site first: kbench leaderboard build --out "
                          f"{directory}")

@@ -199,8 +199,8 @@ def _weights(value: Any) -> Any:
             return "random" if value.get("seed") is None else f"random-seed{value['seed']}"
         if value.get("sha256"):
             return f"sha256:{str(value['sha256'])[:12]}"
-        return value.get("spec") or value.get("source")
-    return value
+        return _scalar(value.get("spec") or value.get("source"))
+    return _scalar(value)  # hashable, as every column
 
 
 # Columns whose option values need more than _scalar (which makes lists "WxH" or JSON text).
@@ -293,6 +293,10 @@ def records_frame(records: Iterable[dict]):
     return df
 
 
+#: Options that name a configuration: text (or null) in every record kbench writes.
+_TEXT_OPTIONS = ("model", "backend", "device", "precision", "scope", "bbox", "evaluator")
+
+
 def _classify(obj: Any, path: Path) -> str | None:
     """None when ``obj`` is a usable record; otherwise why it is skipped. Raises on a broken kbench record."""
     if not isinstance(obj, dict):
@@ -312,6 +316,10 @@ def _classify(obj: Any, path: Path) -> str | None:
     for name, value in obj["metrics"].items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InputError(f"{path}: malformed kbench run record: metric {name!r} is {value!r}, not a number")
+    options = obj.get("options") or {}
+    for key in _TEXT_OPTIONS:  # the reports and the gate label and pair configurations by these
+        if options.get(key) is not None and not isinstance(options[key], str):
+            raise InputError(f"{path}: malformed kbench run record: option {key!r} is {options[key]!r}, not a text")
     return None
 
 
@@ -351,9 +359,14 @@ def read_record(path: str | os.PathLike, *, strict: bool = True) -> dict | None:
     return obj
 
 
+def _unreadable(exc: OSError):
+    # os.walk would pass over a folder it cannot list in silence, and its records would be missing from the results
+    raise InputError(f"{exc.filename}: cannot read this folder ({exc.strerror or exc})")
+
+
 def _scan(directory: Path) -> list[Path]:
     found = []
-    for dirpath, dirnames, filenames in os.walk(directory):
+    for dirpath, dirnames, filenames in os.walk(directory, onerror=_unreadable):
         # Hidden directories (.git, .venv) are never record stores; sorted for a stable order.
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".json") and not f.startswith("."))

@@ -41,8 +41,10 @@ def _manifest(path: Path) -> dict | None:
 def run_export(spec, progress=None) -> Record:
     """Run an :class:`~kbench.specs.ExportSpec`; ``record.outputs["path"]`` is the artifact."""
     from kbench.cards import get_card
+    from kbench.specs import check_weights
 
     card = get_card(spec.model)
+    check_weights(spec.weights)  # before a framework loads and the output folder is made
     batch = spec.batch_size
     out = Path(spec.out) if spec.out else default_export_path(card, spec.to, spec.fp16, batch)
     if spec.to == "paddle-inference":

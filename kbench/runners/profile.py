@@ -36,11 +36,12 @@ def profile_card(card, input_size: tuple | None = None, weights: str = "random")
 def run_profile(spec, progress=None) -> Record:
     """Run a :class:`~kbench.specs.ProfileSpec`: the record's ``outputs`` hold the counted row for the table."""
     from kbench.cards import get_card
-    from kbench.specs import parse_input_size
+    from kbench.specs import check_weights, parse_input_size
     from kbench.zoo.paddle import import_paddle
 
     card = get_card(spec.model)
     size = parse_input_size(spec.input)
+    check_weights(spec.weights)  # before paddle loads
     import_paddle()
     counted, weights = profile_card(card, size, spec.weights)
     input_wh = size or tuple(card.input_size)
