@@ -125,6 +125,8 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: invalid JSON ({str(exc).splitlines()[0]})") from None
+    except RecursionError:  # orjson stops at 1024 levels; Python's parser at the interpreter's recursion limit
+        raise InputError(f"{p}: invalid JSON (nested too deeply)") from None
 
 
 @contextlib.contextmanager

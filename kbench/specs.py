@@ -121,6 +121,11 @@ def check_weights(weights) -> None:
         return
     import urllib.parse
 
+    from kbench.weights.download import split_pin
+
+    if split_pin(str(weights))[0] == "zoo":  # the card's checkpoint, pinned: checked when it is fetched
+        return
+
     if urllib.parse.urlsplit(str(weights)).scheme.lower() in ("http", "https"):
         return
     from kbench.weights.checkpoint import _sniff

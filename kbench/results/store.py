@@ -380,7 +380,10 @@ class ResultStore:
                 raise InputError("not a kbench run record: a dict without the kbench.record schema, kind and metrics")
         paths = [s for s in sources if not isinstance(s, dict)]
         records = (load_records(paths) if paths else []) + in_memory  # validates everything before the first write
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{self.root}: cannot create the store ({exc.strerror or exc})") from None
         if not os.access(self.root, os.W_OK):
             raise InputError(f"{self.root}: the store is not writable")
         result = AddResult()

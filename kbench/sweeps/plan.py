@@ -123,6 +123,8 @@ def load_sweep_file(path: str | Path) -> dict:
         raise InputError(f"{p}: sweep file not found")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read the sweep file ({exc.strerror or exc})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -189,6 +191,24 @@ def _why_impossible(spec, gpu: tuple[bool, str]) -> str | None:
         if not ok:
             return why
     return None
+
+
+def _check_here(spec) -> None:
+    """What can be checked before anything runs: the weights file, the data folder and files a cell names.
+
+    Every node reads the same paths (see the README), so a path missing here is missing there too.
+    """
+    from kbench.specs import check_weights
+
+    if getattr(spec, "weights", None):
+        check_weights(spec.weights)
+    if spec.kind == "eval":
+        if spec.data_root and not Path(spec.data_root).is_dir():
+            raise InputError(f"--data-root {spec.data_root}: not a folder")
+        for name in ("ann", "predictions", "image_dir", "mpii_gt"):
+            value = getattr(spec, name)
+            if value and not Path(value).exists():
+                raise InputError(f"{name} {value}: not found")
 
 
 def _fp16_on_cpu(kind: str, values: dict) -> str | None:
@@ -271,6 +291,10 @@ def plan_from_blocks(blocks: list, retries=1, gpu: tuple[bool, str] | None = Non
             except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
             except TypeError as exc:
+                raise InputError(f"{where}: {exc}") from None
+            try:
+                _check_here(spec)
+            except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
             why = _why_impossible(spec, gpu)
             cell = Cell(spec, shards=shards, nodes=nodes)

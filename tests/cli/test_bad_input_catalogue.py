@@ -534,14 +534,7 @@ CASES = [
 
 #: Known failures in code this change does not touch (kbench/sweeps and kbench/results/store.py are being
 #: reworked): strict, so the mark has to go once they are fixed.
-XFAIL = {
-    "eval-predictions-deeply-nested": "kbench._fileio.read_json lets json's RecursionError through (internal error, "
-                                      "exit 1)",
-    "sweep-file-unreadable": "kbench.sweeps.plan.load_sweep_file lets PermissionError through (internal error, "
-                             "exit 1)",
-    "results-add-store-read-only": "ResultStore.add lets the PermissionError of mkdir through (internal error, "
-                                   "exit 1)",
-}
+XFAIL: dict = {}  # case id -> why it still fails (strict: a fixed case must leave this list)
 #: Cases whose answer depends on the machine.
 NEEDS_NO_GPU = {"latency-gpu-without-gpu"}
 

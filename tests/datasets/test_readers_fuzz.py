@@ -385,8 +385,6 @@ def test_card_one_field_wrong(folder, card_data, data):
     accepts_or_refuses(load_card, put(folder, f"{CARD_NAME}.yml", yaml.safe_dump(mutated, allow_unicode=True)))
 
 
-@pytest.mark.xfail(strict=True, reason="kbench._fileio.read_json lets json's RecursionError through on deeply "
-                                       "nested input (internal error, exit 1)")
 def test_deeply_nested_json(folder):
     accepts_or_refuses(load_coco_keypoints, put(folder, "gt.json", "[" * 100_000))
 
