@@ -25,9 +25,15 @@ class PaddleDygraphAdapter(Adapter):
         if device == "gpu" and (not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() == 0):
             raise InputError("no CUDA GPU is usable by paddle here (CPU build, or no device): use --device cpu "
                              "or install paddlepaddle-gpu on a machine with a GPU")
-        if threads and hasattr(paddle, "set_num_threads"):
-            paddle.set_num_threads(int(threads))
-        self.card, self.device, self.precision = card, device, precision
+        if threads:
+            # Paddle 3.x has no paddle.set_num_threads; the core's setter sets the CPU math threads (oneDNN/OpenMP)
+            # dygraph kernels use. A thread count that cannot be set is refused, never recorded as if it were.
+            setter = getattr(paddle, "set_num_threads", None) or getattr(paddle.base.core, "set_num_threads", None)
+            if setter is None:
+                raise InputError(f"paddle {paddle.__version__} offers no way to set its CPU threads here: --threads "
+                                 f"cannot be honoured on the paddle (dygraph) backend")
+            setter(int(threads))
+        self.card, self.device, self.precision, self.threads = card, device, precision, threads
         # Weights are made on the CPU (a seeded random model draws different numbers on a GPU), then moved.
         paddle.set_device("cpu")
         self.net, self.weights = load_model(card, weights)
@@ -40,7 +46,8 @@ class PaddleDygraphAdapter(Adapter):
         """Runtime, version, device and shapes."""
         w, h = self.card.input_size
         return {"runtime": self.name, "version": self._paddle.__version__, "device": self.device,
-                "precision": self.precision, "input": {"image": [-1, 3, h, w]}, "weights": self.weights.describe()}
+                "precision": self.precision, "threads": self.threads, "input": {"image": [-1, 3, h, w]},
+                "weights": self.weights.describe()}
 
     def run(self, batch: np.ndarray) -> ModelOutputs:
         """Forward pass without gradients."""
