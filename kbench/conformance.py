@@ -96,6 +96,12 @@ def run_cell(card, runtime: str, precision: str = "fp32", batch: int = 1, refere
     ok, why = runtime_status(runtime)
     if not ok:
         return Cell(card.name, runtime, precision, "unavailable", detail=why)
+    if precision != "fp32":
+        from kbench.bench.latency import capability
+
+        ok, why = capability(runtime, "cpu", precision)
+        if not ok:  # it would compute FP32: never a pass labelled fp16
+            return Cell(card.name, runtime, precision, "unavailable", detail=f"{precision} on cpu: {why}")
     x = reference_input(card, batch)
     if reference is None:
         with get_adapter("paddle") as ref_adapter:

@@ -507,7 +507,15 @@ class ConformanceSpec(Spec):
         from kbench.conformance import select_runtimes
 
         select_cards(self.models)
-        select_runtimes(self.backends)
+        runtimes = select_runtimes(self.backends)
+        if self.fp16:
+            from kbench.bench.latency import capability
+
+            reasons = [f"{r} {capability(r, 'cpu', 'fp16')[1]}" for r in runtimes
+                       if not capability(r, "cpu", "fp16")[0]]
+            if len(reasons) == len(runtimes):  # a CPU FP16 "pass" would be an FP32 run labelled fp16
+                raise InputError(f"--fp16: conformance runs on the CPU, where no selected runtime computes FP16 "
+                                 f"({'; '.join(reasons)})")
 
     @property
     def precision(self) -> str:

@@ -214,6 +214,8 @@ def _check_here(spec) -> None:
 def _fp16_on_cpu(kind: str, values: dict) -> str | None:
     if kind == "eval" and values.get("fp16") and values.get("device", "cpu") != "gpu" and values.get("model"):
         return "FP16 runs on the GPU runtimes (a CPU would compute FP32)"
+    if kind == "conformance" and values.get("fp16"):
+        return "FP16 conformance: the matrix runs on the CPU, where no runtime computes FP16"
     return None
 
 

@@ -36,6 +36,13 @@ def test_impossible_cells_are_listed_with_the_reason_not_run():
     assert any("FP16 runs on the GPU" in why for why in reasons.values())
 
 
+def test_fp16_conformance_is_listed_not_run():
+    plan = plan_from_blocks([{"kind": "conformance", "models": "tinypose_128x96", "fp16": [False, True]}], gpu=NO_GPU)
+    assert [c.spec.fp16 for c in plan.cells] == [False]
+    assert [i.why for i in plan.impossible] == ["FP16 conformance: the matrix runs on the CPU, where no runtime "
+                                                "computes FP16"]
+
+
 def test_gpu_cells_drop_the_thread_axis():
     plan = plan_from_blocks([{"kind": "latency", "models": "tinypose_128x96", "backend": ["tensorrt", "onnxruntime"],
                               "device": ["gpu", "cpu"], "threads": [1, 4]}], gpu=(True, ""))
