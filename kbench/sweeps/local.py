@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import os
 import socket
 import threading
 
+from kbench.sweeps.tasks import usable_cores
+
 __all__ = ["LocalExecutor"]
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 class LocalExecutor:
@@ -31,7 +25,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int | None = None):
-        self.workers = max(1, workers or _usable_cores())
+        self.workers = max(1, workers or usable_cores())
         self._ctx = multiprocessing.get_context("spawn")
         self._pools: dict[str, cf.ProcessPoolExecutor] = {}
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="kbench-shards")
@@ -60,7 +54,7 @@ class LocalExecutor:
         if cell.exclusive:
             if busy:
                 return None
-            placement = {"executor": "local", "exclusive": True, "cores": _usable_cores()}
+            placement = {"executor": "local", "exclusive": True, "cores": usable_cores()}
             fut = self._pool("latency", 1).submit(tasks.run_cell, cell.spec, placement)
         else:
             if any(c.exclusive for c in busy) or len(busy) >= self.workers:

@@ -32,7 +32,8 @@ class CellFailure:
         return self.kind != "input"
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -41,7 +42,7 @@ def _usable_cores() -> int:
 
 def node_info() -> dict:
     """Where this process runs: hostname, pid, and under Ray the node id and the resources given to the task."""
-    info = {"hostname": socket.gethostname(), "pid": os.getpid(), "usable_cores": _usable_cores()}
+    info = {"hostname": socket.gethostname(), "pid": os.getpid(), "usable_cores": usable_cores()}
     import sys
 
     ray = sys.modules.get("ray")
