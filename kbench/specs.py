@@ -398,7 +398,9 @@ class LatencySpec(Spec):
 
     Example: ``LatencySpec(model="tinypose_128x96", backend="onnxruntime", threads=1)``. ``warmup`` is a number
     of runs (``"10"``) or seconds (``"2s"``); ``runs`` measures exactly that many runs, otherwise ``seconds``
-    (default 3). ``threads`` applies to CPU runs (None: the runtime's default; always None on the GPU).
+    (default 3). ``threads`` applies to CPU runs (None: the runtime's default; always None on the GPU). ``profile``
+    adds a per-operator table from the runtime's own profiler, taken on separate runs
+    (:mod:`kbench.bench.op_profile`): the timed figures stay unprofiled.
     """
 
     kind: ClassVar[str] = "latency"
@@ -416,6 +418,7 @@ class LatencySpec(Spec):
     runs: int | None = None
     seconds: float | None = None
     yardstick: bool = True
+    profile: bool = False
 
     def __post_init__(self):
         if isinstance(self.warmup, int) and not isinstance(self.warmup, bool):
@@ -448,6 +451,11 @@ class LatencySpec(Spec):
 
         if self.backend not in BACKENDS:
             raise InputError(f"unknown backend {self.backend!r}; known: {', '.join(BACKENDS)}")
+        _flag("profile", self.profile)
+        if self.profile:
+            from kbench.bench.op_profile import check_profile
+
+            check_profile(BACKENDS[self.backend].runtime, self.backend)
 
     def budget(self):
         """The harness's :class:`kbench.bench.timing.Budget` for this spec."""

@@ -93,7 +93,8 @@ def latency_specs(args) -> tuple[list[list], list]:
         raise _nothing_to_run(skipped, precisions, devices)
     loads = [[LatencySpec(model=g.card.name, backend=g.backend, device=g.device, precision=g.precision,
                           batch=g.batch, threads=g.threads, scope=scope, flip=args.flip, weights=args.weights,
-                          warmup=args.warmup, runs=args.runs, seconds=args.seconds, yardstick=args.yardstick)
+                          warmup=args.warmup, runs=args.runs, seconds=args.seconds, yardstick=args.yardstick,
+                          profile=args.profile)
               for scope in g.scopes] for g in groups]
     return loads, skipped
 
@@ -101,6 +102,7 @@ def latency_specs(args) -> tuple[list[list], list]:
 def run(args, parser) -> int:
     """Plan, measure, print the table (or JSON) and write one record per measurement."""
     from kbench.bench.latency import LatencyFailure, format_details, format_notes, format_table
+    from kbench.bench.op_profile import format_profile
     from kbench.bench.records import write_record
     from kbench.progress import TerminalProgress, tracker
     from kbench.runners.latency import group_of, run_latency_specs
@@ -112,7 +114,7 @@ def run(args, parser) -> int:
     for s in skipped:  # said at once, before minutes of measuring
         print(f"kbench: not measured: {s.line()}", file=sys.stderr)
 
-    results, failures, paths, roof = [], [], [], {}
+    results, failures, paths, roof, profiles = [], [], [], {}, {}
     interrupted = False
     bar = TerminalProgress(enabled=sys.stderr.isatty() and count > 1)
     counter = tracker(bar, "latency", count, "measurement")
@@ -138,6 +140,8 @@ def run(args, parser) -> int:
                 path = target(r)
                 if path is not None:
                     paths.append(write_record(rec, path))
+                if rec["options"].get("profile"):
+                    profiles[id(r)] = rec["options"]["profile"]
                 results.append(r)
                 counter.update(1, note=label)
     except KeyboardInterrupt:  # stop cleanly: the finished measurements are printed and their records kept
@@ -148,7 +152,9 @@ def run(args, parser) -> int:
 
     if args.json:
         print(json.dumps({"measurements": [{"options": {k: v for k, v in r.options().items() if k != "samples_ms"},
-                                            "metrics": r.metrics()} for r in results],
+                                            "metrics": r.metrics(),
+                                            **({"profile": profiles[id(r)]} if id(r) in profiles else {})}
+                                           for r in results],
                           "skipped": [s.__dict__ for s in skipped],
                           "failed": [{"measurement": f.group.label, "reason": f.reason} for f in failures]},
                          indent=2, default=str))
@@ -161,6 +167,12 @@ def run(args, parser) -> int:
         notes = format_notes(results, skipped, failures, dict(sorted(roof.items())))
         if notes:
             print(notes)
+        shown = set()
+        for r in results:  # one table per loaded runtime (the scopes of a measurement share its profile)
+            if id(r) in profiles and r.group.label not in shown:
+                shown.add(r.group.label)
+                print()
+                print(format_profile(profiles[id(r)], r.group.label))
     out = sys.stderr if args.json else sys.stdout
     if len(paths) == 1:
         print(f"record: {paths[0]}", file=out)

@@ -20,6 +20,8 @@ _EPILOG = """examples:
       every zoo model on the GPU runtimes (Paddle Inference, Paddle-TensorRT, ONNX Runtime, TensorRT) in FP16
   kbench latency --models 'hrnet_w32_*' --scope both --seconds 10 --json
       model alone and the whole single-image pipeline (preprocess, model, postprocess), as JSON
+  kbench latency --models tinypose_128x96 --backend paddle-inference,onnxruntime --threads 1 --runs 20 --profile
+      and a per-operator time table from each runtime's profiler: where the time goes
 
 Backends: paddle-inference, paddle-trt, onnxruntime, onnxruntime-trt, tensorrt, torch, paddle, lite (default: the
 zoo KeypointBenchmark's columns, paddle-inference and onnxruntime on CPU, plus paddle-trt and tensorrt on GPU).
@@ -77,5 +79,9 @@ def add_parser(sub) -> None:
                         help="measure for S seconds, at least 10 runs (default: 3)")
     how.add_argument("--no-yardstick", dest="yardstick", action="store_false",
                      help="skip the numpy matmul GFLOP/s yardstick of the CPU")
+    how.add_argument("--profile", action="store_true",
+                     help="also profile the model call with the runtime's own profiler (ONNX Runtime, Paddle "
+                          "Inference, Paddle, torch, TensorRT) on separate runs after the timed ones (the timed "
+                          "figures stay unprofiled): top operators by total time, printed and saved in the record")
     add_record_options(p)
     p.set_defaults(handler="kbench.commands.latency:run")

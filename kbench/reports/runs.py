@@ -208,6 +208,26 @@ class Run:
                 return [float(v) for v in value]
         return None
 
+    @property
+    def op_profile(self) -> dict | None:
+        """The per-operator profile of a latency record (``kbench latency --profile``: ``options.profile``), None
+        when the record has none; its ``ops`` rows hold ``op``, ``calls``, ``total_ms``, ``mean_ms``, ``share_pct``."""
+        def number(value) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        prof = self.options.get("profile") if self.kind == "latency" else None
+        if not isinstance(prof, dict) or not isinstance(prof.get("ops"), list) or \
+                not isinstance(prof.get("profiler"), str) or not number(prof.get("runs")) or \
+                not number(prof.get("total_ms")):
+            return None
+        rows = [o for o in prof["ops"] if isinstance(o, dict) and isinstance(o.get("op"), str)
+                and all(number(o.get(k)) for k in ("calls", "total_ms", "mean_ms", "share_pct"))]
+        if not rows:
+            return None
+        run_ms = prof.get("profiled_run_ms")
+        return {"warmup_runs": 0, "time": "", **prof, "ops": rows,
+                "profiled_run_ms": run_ms if number(run_ms) else None}
+
     def keypoint_scores(self) -> tuple[str, dict[str, float]] | None:
         """Per-keypoint accuracy: ``("AP", {"nose": 71.2, ...})`` in points, or None when the record has none.
 
@@ -282,7 +302,8 @@ class Run:
             "libraries": dict(env.get("libraries") or {}),
             "command": command,
             "command_exact": exact,
-            "options": {k: v for k, v in self.options.items() if k != "samples_ms"},
+            "options": {k: v for k, v in self.options.items() if k not in ("samples_ms", "profile")},
+            "profile": self.op_profile,
             "inputs": self.record.get("inputs") or {},
             "metrics": {k: _clean(v) for k, v in self.metrics.items()},
             "flags": self.flags,

@@ -3,6 +3,10 @@
 Specs that differ only in their scope can share one loaded runtime (:func:`run_latency_specs`), as ``kbench
 latency --scope both`` does. What a backend cannot do on a device (fp16 on a CPU, TensorRT without a GPU) is
 an :class:`~kbench.errors.InputError` naming the backend and the reason, never a silent FP32 run.
+
+A spec with ``profile`` also gets a per-operator table from the runtime's own profiler
+(:func:`kbench.bench.op_profile.profile_group`), taken after the timed runs on a separate load with the profiler on:
+it is the record's ``options["profile"]`` (and ``outputs["profile"]``), and the timed figures stay unprofiled.
 """
 
 from __future__ import annotations
@@ -78,6 +82,12 @@ def run_latency_specs(specs: Sequence, progress=None) -> list[Record]:
             progress(ProgressEvent("latency", 0, None, "measurement", text))
 
     measured = measure_group(group, first.budget(), first.weights, first.flip, status=status)
+    profile = None
+    if any(s.profile for s in specs):  # after the timed runs, on a load of its own: the timings stay unprofiled
+        from kbench.bench.op_profile import profile_counts, profile_group
+
+        runs, warmup = profile_counts(first.runs, first.warmup)
+        profile = profile_group(group, first.weights, runs, warmup, status=status).to_dict()
     roof = {}
     if first.yardstick and first.device == "cpu" and first.threads:
         roof[str(first.threads)] = yardstick(first.threads)
@@ -86,7 +96,12 @@ def run_latency_specs(specs: Sequence, progress=None) -> list[Record]:
         options = result.options()
         if roof:
             options["yardstick_matmul_gflops"] = roof
-        records.append(spec_record(spec, result.metrics(), options=options,
-                                   summary=f"{group.label} {spec.scope}: {result.stats.median_ms:.3f} ms median",
-                                   outputs={"result": result}))
+        outputs = {"result": result}
+        summary = f"{group.label} {spec.scope}: {result.stats.median_ms:.3f} ms median"
+        if spec.profile and profile is not None:
+            from kbench.bench.op_profile import format_profile
+
+            options["profile"] = outputs["profile"] = profile
+            summary += "\n" + format_profile(profile, group.label)
+        records.append(spec_record(spec, result.metrics(), options=options, summary=summary, outputs=outputs))
     return records

@@ -45,7 +45,7 @@ OTHER_VALUES = {
     "sigmas": (0.2,) * 17, "use_area": False, "kpt_score_thr": 0.5, "max_dets": 5, "precision": "fp16",
     "scope": "pipeline", "warmup": "10", "runs": 5, "seconds": 2.0, "yardstick": False, "input": "192x256",
     "models": "hrnet_*", "backends": "torch", "to": "paddle-inference", "fp16_io": True, "format": "pir",
-    "target": "arm", "source": "torch", "opset": 13, "out": "elsewhere.onnx",
+    "target": "arm", "source": "torch", "opset": 13, "out": "elsewhere.onnx", "profile": True,
 }
 
 
@@ -129,6 +129,8 @@ INVALID = [
     (LatencySpec, {"model": "no_such_model"}, ["latency", "--models", "no_such_model", "--backend", "onnxruntime"]),
     (LatencySpec, {"model": "tinypose_128x96", "backend": "frob"},
      ["latency", "--models", "tinypose_128x96", "--backend", "frob"]),
+    (LatencySpec, {"model": "tinypose_128x96", "backend": "lite", "threads": 1, "profile": True},
+     ["latency", "--models", "tinypose_128x96", "--backend", "lite", "--threads", "1", "--profile"]),
 ]
 
 
