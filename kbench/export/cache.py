@@ -36,13 +36,16 @@ def artifacts_root() -> Path:
 
 
 def weights_key(card, weights: str | None, seed: int = 0) -> str:
-    """A short identity of the weights for cache keys: ``random-seed0``, or the checkpoint's sha256 (16 hex digits).
+    """A short identity of the weights for cache keys: ``random-seed0-bn-calib2`` (the seed and the calibration of
+    :mod:`kbench.zoo.paddle.calibrate`), or the checkpoint's sha256 (16 hex digits).
 
     The zoo checkpoint's digest comes from the card when the card lists one (no download needed for a cache hit);
     other checkpoints are resolved (downloaded if a URL) and hashed.
     """
     if weights == "random":
-        return f"random-seed{seed}"
+        from kbench.zoo.paddle.calibrate import random_weights_key
+
+        return random_weights_key(seed)
     from kbench._fileio import sha256_file
     from kbench.weights.download import checkpoint_spec, resolve_weights
 

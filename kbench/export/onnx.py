@@ -194,7 +194,9 @@ def _torch_to_onnx(card, raw: Path, weights, batch, opset) -> dict:
 def _weights_record(card, weights) -> dict:
     """The weights' description without building a network (the same fields as ``WeightsInfo.describe``)."""
     if weights == "random":
-        return {"source": "random", "sha256": None, "random": True, "seed": 0}
+        from kbench.zoo.paddle.calibrate import CALIBRATION
+
+        return {"source": "random", "sha256": None, "random": True, "seed": 0, "calibration": CALIBRATION}
     from kbench._fileio import sha256_file
     from kbench.weights.download import checkpoint_spec, resolve_weights, verification
 

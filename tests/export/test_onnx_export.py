@@ -38,7 +38,11 @@ from kbench.export import onnx as onnx_export  # noqa: E402
 from kbench.export.onnx import export_onnx, manifest_path, p2o_failure  # noqa: E402
 
 FP32_TOL = 1e-4
-FP16_TOL = 2e-2
+# The FP16 graph on ORT's CPU provider: float16 tensors between every node, and with kbench's calibrated random
+# weights (activations of the scale trained weights give, up to ~1e3 inside Lite-HRNet) float16's spacing there is
+# up to 0.5, so the heatmaps differ from FP32 by about 2.5 % of their largest value (measured: 2.46 % on
+# PP-TinyPose 128x96, 2.08 % on HRNet-w32). The GPU bound of 2e-2 (FP32 accumulation) is the gpu-check's.
+FP16_TOL = 4e-2
 # One model per architecture family: (card, batch of the export; None = dynamic)
 FAMILIES = [("tinypose_128x96", None), ("hrnet_w32_256x192", 2), ("higherhrnet_hrnet_w32_512", None)]
 

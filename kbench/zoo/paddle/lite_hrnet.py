@@ -49,11 +49,17 @@ class ConvNorm(nn.Layer):
 
 
 def channel_shuffle(x, groups: int):
-    """Interleave channel groups (ShuffleNet)."""
-    n, c, h, w = x.shape[0:4]
-    x = paddle.reshape(x, [n, groups, c // groups, h, w])
+    """Interleave channel groups (ShuffleNet).
+
+    The batch is given to reshape as 0 ("copy the input's"), never read back from the tensor: a batch read from
+    ``x.shape`` becomes a shape tensor in the exported graph (a ``ShapeTensor`` input of ``reshape2``, plus
+    shape/slice/fill_constant ops), which defeats Paddle Inference's ``shuffle_channel_onednn_detect_pass`` and
+    similar fusions in other runtimes. Channels and the spatial size are static in every zoo export.
+    """
+    c, h, w = x.shape[1:4]
+    x = paddle.reshape(x, [0, groups, c // groups, h, w])
     x = paddle.transpose(x, [0, 2, 1, 3, 4])
-    return paddle.reshape(x, [n, c, h, w])
+    return paddle.reshape(x, [0, c, h, w])
 
 
 def _dw_pw(c_in, c_mid, c_out, stride, relu_last=True):

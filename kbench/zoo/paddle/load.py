@@ -1,7 +1,8 @@
 """A zoo model in Paddle from its card: build the network, then load released, local or random weights.
 
 ``weights``: None takes the card's checkpoint URL (downloaded and cached, checksum verified);
-a path or URL overrides the registry; ``"random"`` keeps a seeded random initialisation, and the
+a path or URL overrides the registry; ``"random"`` is a seeded random initialisation with BatchNorm statistics
+calibrated so that activations have the scale trained weights give (:mod:`kbench.zoo.paddle.calibrate`), and the
 returned :class:`WeightsInfo` says so, so that every output can label it.
 """
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from kbench.cards import ModelCard
 
-__all__ = ["WeightsInfo", "build_from_card", "load_model"]
+__all__ = ["WeightsInfo", "build_from_card", "build_random", "load_model"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class WeightsInfo:
     def describe(self) -> dict:
         """JSON-ready form for run records."""
         out = {"source": self.source, "sha256": self.sha256, "random": self.random, "seed": self.seed}
+        if self.random and self.source == "random":  # kbench's calibrated random weights (not "random-numpy")
+            from kbench.zoo.paddle.calibrate import CALIBRATION
+
+            out["calibration"] = CALIBRATION
         if self.verification:
             out["verification"] = self.verification
         return out
@@ -50,6 +55,19 @@ def build_from_card(card: ModelCard, seed: int = 0):
     return net
 
 
+def build_random(card: ModelCard, seed: int = 0):
+    """The card's network with kbench's representative random weights (eval mode): seeded, BatchNorm calibrated.
+
+    See :mod:`kbench.zoo.paddle.calibrate`; the calibrated state is cached, so only the first build of a model
+    and seed runs the calibration pass.
+    """
+    from kbench.zoo.paddle.calibrate import representative_state
+
+    net = build_from_card(card, seed)
+    load_state_strict(net, representative_state(card, net, seed), f"{card.name} random weights")
+    return net
+
+
 def load_state_strict(net, state: dict, source: str) -> None:
     """Load a state dict, refusing missing or unexpected keys and shape mismatches with one clear line."""
     import paddle
@@ -66,9 +84,9 @@ def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
     from kbench.weights.checkpoint import load_pdparams
     from kbench.weights.download import checkpoint_spec, resolve_weights, verification
 
-    net = build_from_card(card, seed)
     if weights == "random":
-        return net, WeightsInfo("random", None, True, seed)
+        return build_random(card, seed), WeightsInfo("random", None, True, seed)
+    net = build_from_card(card, seed)
     weights, sha = checkpoint_spec(card, weights)
     path = resolve_weights(weights, sha256=sha)
     load_state_strict(net, load_pdparams(path), str(weights))

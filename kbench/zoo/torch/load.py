@@ -8,10 +8,10 @@ strict: a missing or unexpected key, or a shape that differs, is refused with on
 Random weights (``weights="random"``) must be the *same* numbers in every runtime, because the conformance
 matrix compares runtimes on them. Two initialisations:
 
-* ``paddle`` (the default where paddle is importable): kbench's seeded Paddle model
-  (:func:`kbench.zoo.paddle.load.build_from_card`) is built on the CPU and its state dict copied, so the torch
-  model equals the Paddle model of the same seed built on the CPU, bit for bit. :class:`WeightsInfo` source
-  ``"random"``, as Paddle's.
+* ``paddle`` (the default where paddle is importable): kbench's seeded Paddle model with its calibrated
+  BatchNorm statistics (:func:`kbench.zoo.paddle.load.build_random`) is built on the CPU and its state dict
+  copied, so the torch model equals the Paddle model of the same seed built on the CPU, bit for bit.
+  :class:`WeightsInfo` source ``"random"``, as Paddle's.
 * ``numpy`` (without paddle, or when asked): :func:`numpy_random_state`, drawn from numpy with Paddle's default
   distributions (convolutions normal with std sqrt(2 / fan_in), biases 0, BatchNorm scale 1, shift 0, mean 0,
   variance 1), each tensor from a generator seeded by (seed, CRC-32 of its name), so the draw depends on neither
@@ -138,7 +138,7 @@ def _random_state(card: ModelCard, net, seed: int, random_init: str) -> tuple[di
         raise InputError(f"unknown random initialisation {random_init!r}; known: {', '.join(RANDOM_INITS)}")
     if random_init in ("auto", "paddle"):
         from kbench.zoo.paddle import import_paddle
-        from kbench.zoo.paddle.load import build_from_card
+        from kbench.zoo.paddle.load import build_random
 
         try:
             paddle = import_paddle()
@@ -151,7 +151,7 @@ def _random_state(card: ModelCard, net, seed: int, random_init: str) -> tuple[di
             previous = paddle.get_device()
             paddle.set_device("cpu")
             try:
-                paddle_net = build_from_card(card, seed)
+                paddle_net = build_random(card, seed)
                 return {k: v.numpy() for k, v in paddle_net.state_dict().items()}, "random"
             finally:
                 paddle.set_device(previous)
