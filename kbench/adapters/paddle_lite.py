@@ -509,6 +509,29 @@ class PaddleLiteAdapter(Adapter):
         outs = [np.asarray(o, dtype=np.float32) for o in outs]
         return ModelOutputs(outs[0], outs[1] if len(outs) > 1 else None)
 
+    def time_in_worker(self, batch: np.ndarray, budget):
+        """Time ``predictor.run()`` inside the x86 worker (no pipe transfer in the figures); a Timing.
+
+        The worker runs the harness's loop itself (:class:`kbench.bench.timing.Budget`: warm-up apart, a count or
+        a time budget) on an input set once, and reports its own CPU time over the measured runs.
+        """
+        from kbench.bench.timing import Timing
+
+        if self._arm is not None:
+            raise InputError("Paddle Lite on ARM is timed by benchmark_bin on the device, not by a worker")
+        if self.model_path is None:
+            raise InputError("the lite adapter is not loaded: call load() first")
+        arr = check_batch(batch, self.card)
+        if self._worker is None or self._worker.proc is None:
+            self._start_worker()
+        header = {"op": "time", "warmup_runs": budget.warmup_runs, "warmup_seconds": budget.warmup_seconds,
+                  "runs": budget.runs, "seconds": budget.seconds, "min_runs": budget.min_runs,
+                  "max_runs": budget.max_runs, "min_warmup_runs": budget.min_warmup_runs}
+        answer, arrays = self._worker.request(header, [arr])
+        return Timing(np.asarray(arrays[0], dtype=np.int64), int(answer["warmup_runs"]), int(answer["warmup_ns"]),
+                      int(answer["wall_ns"]), "perf_counter_ns in the Lite worker", int(arr.shape[0]),
+                      cpu_ns=int(answer["cpu_ns"]))
+
     def close(self) -> None:
         """Stop the worker (or clean the device folder). ``load`` may be called again afterwards."""
         if self._worker is not None:

@@ -12,6 +12,9 @@ share everything but the scope share one loaded runtime (:func:`measure_group`).
   memory (the interpreter, every framework kbench imported, e.g. paddle for an export or the FLOP count, and the
   loaded model), ``run_rss_mb``, what the runs add on top of what was resident before the warm-up (activations,
   workspaces, arenas), and on a GPU ``device_mem_mb``, the device memory this process holds after the runs;
+* ``cpu_util`` is the CPU time over the wall time of the measured runs in the process that ran them (the Lite
+  worker for Paddle Lite), as PaddleDetection's benchmark logs it: about 1 when a runtime runs one thread, more
+  when it really runs several, so a thread count that was asked but not honoured shows;
 * parameters and FLOPs come from :func:`kbench.runners.profile.profile_card` (the zoo README's convention,
   counted once per model and input size), so each row shows the achieved GFLOP/s.
 
@@ -228,6 +231,8 @@ class LatencyResult:
     peak_rss_mb: float | None = None  # the whole process's peak over warm-up and runs
     run_rss_mb: float | None = None  # that peak over the resident memory just before the warm-up
     device_mem_mb: float | None = None
+    cpu_util: float | None = None  # CPU time / wall time of the measured runs, in the process that ran them
+    transfer_ms: float | None = None  # Paddle Lite: median round trip of adapter.run minus the worker's own time
     params_m: float | None = None
     gflops: float | None = None  # per input, at input_size
     runtime_info: dict = field(default_factory=dict)
@@ -251,6 +256,10 @@ class LatencyResult:
             m["run_rss_mb"] = self.run_rss_mb
         if self.device_mem_mb is not None:
             m["device_mem_mb"] = self.device_mem_mb
+        if self.cpu_util is not None:
+            m["cpu_util"] = self.cpu_util
+        if self.transfer_ms is not None:
+            m["transfer_ms"] = self.transfer_ms
         if self.gflops_per_s is not None:
             m["gflops_per_s"] = self.gflops_per_s
         for name, st in (self.stage_stats or {}).items():
@@ -376,6 +385,7 @@ def measure_group(group: Group, budget: Budget, weights: str = "random", flip: b
         for scope in group.scopes:
             label = f"{group.label} {scope}"
             scope_notes = list(notes)
+            transfer_ms = None
             stage_stats, pipe_desc = None, {}
             if scope == "model":
                 x = model_input(card, group.batch)
@@ -385,8 +395,14 @@ def measure_group(group: Group, budget: Budget, weights: str = "random", flip: b
                     mc = adapter_call(adapter, x, f"direct call not used: {mismatch}")
                 scope_notes.extend(mc.notes)
                 rss_before, can_reset = _start_memory(scope_notes)
-                timing = measure(mc.call, budget, items=group.batch, sync=mc.sync, device_timer=mc.device_timer,
-                                 progress=_progress(status, label))
+                if mc.remote is not None:  # the runtime's own process runs the loop (Paddle Lite's worker)
+                    timing = mc.remote(budget)
+                    transfer_ms = _transfer_ms(mc, timing)
+                    scope_notes.append(f"timed inside the runtime's worker process; adapter.run's round trip adds "
+                                       f"{transfer_ms:.3f} ms (median) of transfer, reported as transfer_ms")
+                else:
+                    timing = measure(mc.call, budget, items=group.batch, sync=mc.sync, device_timer=mc.device_timer,
+                                     progress=_progress(status, label))
                 timed = mc.what
                 input_size = size
             else:
@@ -421,7 +437,7 @@ def measure_group(group: Group, budget: Budget, weights: str = "random", flip: b
             results.append(LatencyResult(
                 group=group, scope=scope, stats=timing.stats, samples_ns=timing.samples_ns,
                 warmup_runs=timing.warmup_runs, timer=timing.timer, timed=timed, input_size=tuple(input_size),
-                budget=budget.describe(), stage_stats=stage_stats,
+                budget=budget.describe(), stage_stats=stage_stats, cpu_util=timing.cpu_util, transfer_ms=transfer_ms,
                 peak_rss_mb=peak / 2**20 if peak is not None else None, device_mem_mb=dev_mem,
                 run_rss_mb=max(0.0, (peak - rss_before) / 2**20) if peak is not None and rss_before is not None
                 and can_reset else None,
@@ -430,6 +446,14 @@ def measure_group(group: Group, budget: Budget, weights: str = "random", flip: b
     finally:
         adapter.close()
     return results
+
+
+def _transfer_ms(mc, timing, runs: int = 10) -> float:
+    """Median round trip of ``mc.call`` (adapter.run: input out, outputs back) minus the runtime's own median."""
+    from kbench.bench.timing import Budget, measure
+
+    round_trip = measure(mc.call, Budget(warmup_runs=1, runs=runs)).stats.median_ms
+    return max(0.0, round_trip - timing.stats.median_ms)
 
 
 def _jsonable(obj):
@@ -575,7 +599,7 @@ def format_details(results: Sequence[LatencyResult]) -> str:
         return f"{v:>10.3f}" if v < 1e5 else f"{v:>10.4g}"
 
     head = (f"{'measurement':<{lw}}{'runs':>6}{'median':>10}{'mean':>10}{'p90':>10}{'p99':>10}{'min':>10}{'std':>10}"
-            f"{'items/s':>10}{'GFLOP/s':>9}{'RSS MB':>8}{'+runs MB':>9}")
+            f"{'items/s':>10}{'GFLOP/s':>9}{'CPU':>6}{'RSS MB':>8}{'+runs MB':>9}")
     gpu = any(r.device_mem_mb is not None for r in results)
     if gpu:
         head += f"{'GPU MB':>8}"
@@ -585,8 +609,9 @@ def format_details(results: Sequence[LatencyResult]) -> str:
         gfs = f"{r.gflops_per_s:.1f}" if r.gflops_per_s is not None else "-"
         rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
         run_rss = f"{r.run_rss_mb:.1f}" if r.run_rss_mb is not None else "-"
+        cpu = f"{r.cpu_util:.2f}" if r.cpu_util is not None else "-"
         line = (f"{label:<{lw}}{s.runs:>6}{ms(s.median_ms)}{ms(s.mean_ms)}{ms(s.p90_ms)}{ms(s.p99_ms)}"
-                f"{ms(s.min_ms)}{ms(s.std_ms)}{s.throughput:>10.4g}{gfs:>9}{rss:>8}{run_rss:>9}")
+                f"{ms(s.min_ms)}{ms(s.std_ms)}{s.throughput:>10.4g}{gfs:>9}{cpu:>6}{rss:>8}{run_rss:>9}")
         if gpu:
             line += f"{r.device_mem_mb:>8.0f}" if r.device_mem_mb is not None else f"{'-':>8}"
         lines.append(line)

@@ -12,7 +12,10 @@ post-processing) and keeps each stage's split. Both:
 * synchronise a device *after* the call and before the clock stops when given ``sync`` (a GPU runtime that
   returns before its work is done), or time with a ``device_timer`` (CUDA events around the call, waited for
   after the end event is recorded, outside the measured region);
-* report progress through a callback at most every quarter second, so a progress bar costs nothing per run.
+* report progress through a callback at most every quarter second, so a progress bar costs nothing per run;
+* read the process's CPU time (all its threads, ``time.process_time_ns``) before and after the measured runs, so
+  that ``cpu_ns / wall_ns`` is the CPU utilisation PaddleDetection's benchmark logs as ``cpu_util``: about 1 for
+  a runtime that really runs one thread, more when it runs several (two reads per measurement, none per run).
 
 The per-run bookkeeping is two clock reads, one list append and two comparisons: well under a microsecond,
 which ``tests/benchmarks/test_bench_latency_overhead.py`` holds to within 2 % of a bare loop.
@@ -140,11 +143,19 @@ class Timing:
     timer: str  # "perf_counter_ns", "perf_counter_ns + sync" or the device timer's name
     items: int = 1
     host_samples_ns: np.ndarray | None = None  # with a device timer: the host's view of each run (launch + wait)
+    cpu_ns: int | None = None  # CPU time of the process that ran the loop, over the measured runs (all threads)
 
     @property
     def stats(self) -> Stats:
         """Statistics of :attr:`samples_ns`."""
         return Stats.from_ns(self.samples_ns, self.items)
+
+    @property
+    def cpu_util(self) -> float | None:
+        """CPU time over wall time of the measured runs: ~1 for one busy thread, ~N for N (None: not read)."""
+        if self.cpu_ns is None or self.wall_ns <= 0:
+            return None
+        return self.cpu_ns / self.wall_ns
 
 
 @dataclass
@@ -284,15 +295,17 @@ def measure(call: Callable[[], Any], budget: Budget | None = None, *, items: int
             sync()  # nothing queued before the first run may land in it
         warm_n, warm_ns = _warmup(call, budget, sync, device_timer, _progress_state(progress, "warmup"))
         n_min, n_max, seconds = _measure_limits(budget)
+        cpu0 = time.process_time_ns()
         host, dev, wall = _loop(call, n_min, n_max, seconds, sync, device_timer, _progress_state(progress, "measure"))
+        cpu_ns = time.process_time_ns() - cpu0
     finally:
         if disable_gc and was_enabled:
             gc.enable()
     host_arr = np.asarray(host, dtype=np.int64)
     if dev is not None:
         return Timing(np.asarray(dev, dtype=np.int64), warm_n, warm_ns, wall, _timer_name(sync, device_timer), items,
-                      host_samples_ns=host_arr)
-    return Timing(host_arr, warm_n, warm_ns, wall, _timer_name(sync, device_timer), items)
+                      host_samples_ns=host_arr, cpu_ns=cpu_ns)
+    return Timing(host_arr, warm_n, warm_ns, wall, _timer_name(sync, device_timer), items, cpu_ns=cpu_ns)
 
 
 def measure_stages(stages: Sequence[tuple[str, Callable]], budget: Budget | None = None, *, items: int = 1,
@@ -341,8 +354,10 @@ def measure_stages(stages: Sequence[tuple[str, Callable]], budget: Budget | None
     try:
         warm_n, warm_ns = _warmup(lambda: one_run(False), budget, None, None, _progress_state(progress, "warmup"))
         n_min, n_max, seconds = _measure_limits(budget)
+        cpu0 = time.process_time_ns()
         totals, _, wall = _loop(lambda: one_run(True), n_min, n_max, seconds, None, None,
                                 _progress_state(progress, "measure"))
+        cpu_ns = time.process_time_ns() - cpu0
     finally:
         if disable_gc and was_enabled:
             gc.enable()
@@ -350,5 +365,5 @@ def measure_stages(stages: Sequence[tuple[str, Callable]], budget: Budget | None
     # The total is the sum of the stages (one clock read between stages); the loop's own reads around the call
     # would add the call overhead of the wrapper, which is not part of the pipeline.
     total = np.sum(np.stack(list(per_stage.values())), axis=0) if per_stage else np.asarray(totals, dtype=np.int64)
-    return StageTiming(Timing(total.astype(np.int64), warm_n, warm_ns, wall, "perf_counter_ns per stage", items),
-                       per_stage)
+    return StageTiming(Timing(total.astype(np.int64), warm_n, warm_ns, wall, "perf_counter_ns per stage", items,
+                              cpu_ns=cpu_ns), per_stage)

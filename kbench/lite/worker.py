@@ -21,6 +21,11 @@ Requests (header "op"):
   replaces the first). Answer: ``{"ok": true, "inputs": [...], "outputs": [...], "threads": n, "version": ...}``.
 * ``run``: ``{"op": "run", "arrays": [{"dtype": "float32", "shape": [N, 3, H, W]}]}`` plus the input bytes.
   Answer: ``{"ok": true, "arrays": [...], "ms": t}`` plus the output bytes (float32), in output order.
+* ``time``: ``{"op": "time", "warmup_runs": k | null, "warmup_seconds": s, "runs": n | null, "seconds": s,
+  "min_runs": m, "max_runs": M, "min_warmup_runs": w}`` plus one input: the worker sets the input once and times
+  ``predictor.run()`` itself, as kbench's harness does (warm-up apart, a count or a time budget), so that no pipe
+  transfer lands in the figures. Answer: ``{"ok": true, "arrays": [int64 samples_ns], "warmup_runs": k,
+  "warmup_ns": t, "wall_ns": t, "cpu_ns": t}``: ``cpu_ns`` is the worker's CPU time over the measured runs.
 * ``exit``: answers ``{"ok": true}`` and exits 0. End of input (the parent closed the pipe or died) also exits 0.
 
 A failure Python can catch is answered ``{"ok": false, "error": "one line"}`` and the loop goes on. Paddle Lite
@@ -165,6 +170,49 @@ class _Server:
                 for i in range(len(self.predictor.get_output_names()))]
         return {"ok": True, "ms": ms}, outs
 
+    def time(self, header, arrays):
+        import numpy as np
+
+        if self.predictor is None:
+            raise ValueError("no model loaded")
+        if len(arrays) != 1:
+            raise ValueError(f"time takes one input, got {len(arrays)}")
+        self.predictor.get_input(0).from_numpy(np.ascontiguousarray(arrays[0], dtype=np.float32))
+        run = self.predictor.run
+        pc = time.perf_counter_ns
+
+        def loop(n_min, n_max, seconds):
+            samples = []
+            start = pc()
+            deadline = start + int((seconds or 0) * 1e9)
+            while True:
+                t0 = pc()
+                run()
+                t1 = pc()
+                samples.append(t1 - t0)
+                if len(samples) >= n_max or (len(samples) >= n_min and t1 >= deadline):
+                    return samples, pc() - start
+
+        max_runs = int(header.get("max_runs") or 1_000_000)
+        warm_runs = header.get("warmup_runs")
+        if warm_runs is not None:
+            warm, warm_ns = loop(int(warm_runs), int(warm_runs), None) if warm_runs else ([], 0)
+        else:
+            warm, warm_ns = loop(int(header.get("min_warmup_runs") or 2), max_runs, header.get("warmup_seconds"))
+        runs = header.get("runs")
+        n_min, n_max = (int(runs), int(runs)) if runs else (int(header.get("min_runs") or 10), max_runs)
+        gc_was = __import__("gc").isenabled()
+        __import__("gc").disable()
+        try:
+            cpu0 = time.process_time_ns()
+            samples, wall = loop(n_min, n_max, None if runs else header.get("seconds"))
+            cpu_ns = time.process_time_ns() - cpu0
+        finally:
+            if gc_was:
+                __import__("gc").enable()
+        return {"ok": True, "warmup_runs": len(warm), "warmup_ns": warm_ns, "wall_ns": wall, "cpu_ns": cpu_ns}, \
+            [np.asarray(samples, dtype=np.int64)]
+
     def serve(self, inp, out):
         while True:
             frame = read_frame(inp)
@@ -180,6 +228,8 @@ class _Server:
                     answer, outs = self.load(header)
                 elif op == "run":
                     answer, outs = self.run(header, arrays)
+                elif op == "time":
+                    answer, outs = self.time(header, arrays)
                 else:
                     raise ValueError(f"unknown op {op!r}")
             except Exception as exc:  # answered, not raised: the parent turns it into one line

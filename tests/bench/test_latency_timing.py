@@ -203,3 +203,19 @@ def test_budget_describe():
     assert Budget(warmup_runs=3, runs=10).describe() == {"warmup": {"runs": 3}, "measure": {"runs": 10}}
     d = Budget(seconds=2.0).describe()
     assert d["warmup"]["seconds"] == 1.0 and d["measure"]["seconds"] == 2.0 and d["measure"]["min_runs"] == 10
+
+
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_cpu_utilisation_is_cpu_time_over_wall_time_of_the_measured_runs():
+    """A call that sleeps uses almost no CPU; one that spins uses one core: cpu_util tells them apart."""
+    sleeping = measure(lambda: time.sleep(0.004), Budget(warmup_runs=1, runs=20))
+    spinning = measure(lambda: _busy(0.004), Budget(warmup_runs=1, runs=20))
+    assert sleeping.cpu_ns is not None and 0 <= sleeping.cpu_util < 0.3
+    assert 0.7 < spinning.cpu_util < 1.3
+    staged = measure_stages([("spin", lambda: _busy(0.002))], Budget(warmup_runs=1, runs=10))
+    assert 0.7 < staged.total.cpu_util < 1.3
