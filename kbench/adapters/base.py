@@ -23,7 +23,7 @@ import numpy as np
 from kbench.errors import InputError, MissingBackendError
 
 __all__ = ["Adapter", "ModelOutputs", "RuntimeInfo", "RUNTIMES", "get_adapter", "runtime_status", "DEVICES",
-           "PRECISIONS"]
+           "PRECISIONS", "run_in_pieces", "check_batch"]
 
 DEVICES = ("cpu", "gpu")
 PRECISIONS = ("fp32", "fp16")
@@ -163,6 +163,24 @@ class Adapter(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def run_in_pieces(run_once, x: np.ndarray, fixed_batch: int | None) -> list:
+    """Run ``x`` through a model exported for ``fixed_batch``: whole when it fits, else in pieces of that size.
+
+    The last piece is padded with zeros and its padded rows' outputs dropped, so any batch size runs on a
+    fixed-batch graph (the graph every runtime gets for a given batch). ``run_once(x)`` returns a list of arrays.
+    """
+    if fixed_batch is None or x.shape[0] == fixed_batch:
+        return list(run_once(x))
+    pieces = []
+    for start in range(0, x.shape[0], fixed_batch):
+        chunk = x[start:start + fixed_batch]
+        n = chunk.shape[0]
+        if n < fixed_batch:
+            chunk = np.concatenate([chunk, np.zeros((fixed_batch - n, *chunk.shape[1:]), chunk.dtype)])
+        pieces.append([np.asarray(o)[:n] for o in run_once(chunk)])
+    return [np.concatenate(parts) for parts in zip(*pieces)]
 
 
 def check_batch(batch: np.ndarray, card) -> np.ndarray:

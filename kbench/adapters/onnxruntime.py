@@ -13,11 +13,12 @@ is refused: ORT's CPU kernels are float32 and it would insert casts around every
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from kbench.adapters.base import Adapter, ModelOutputs, check_batch
+from kbench.adapters.base import Adapter, ModelOutputs, check_batch, run_in_pieces
 from kbench.errors import InputError, MissingBackendError
 
 __all__ = ["OnnxRuntimeAdapter", "resolve_providers", "PROVIDER_ALIASES"]
@@ -150,6 +151,13 @@ class OnnxRuntimeAdapter(Adapter):
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3  # ORT warns about every unused initializer of a user's model; errors still raise
+        # ORT's documented CPU tuning: a sequential executor (these graphs have no parallel branches worth a second
+        # pool), intra-op threads as asked, one inter-op thread, the memory arena and memory patterns on (defaults,
+        # set so that the record shows them).
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.inter_op_num_threads = 1
+        so.enable_cpu_mem_arena = True
+        so.enable_mem_pattern = True
         if threads:
             so.intra_op_num_threads = threads
         try:
@@ -183,7 +191,8 @@ class OnnxRuntimeAdapter(Adapter):
         options = s.get_provider_options()
         return {
             "runtime": self.name, "version": self._ort.__version__, "device": self.device,
-            "precision": self.precision, "batch": self.batch, "threads": self.threads, "io_binding": self.io_binding,
+            "precision": self.precision, "batch": self.batch, "threads": self._threads_in_effect(),
+            "session_options": self._session_options(), "io_binding": self.io_binding,
             "providers": s.get_providers(), "provider_options": {p: options.get(p, {}) for p in s.get_providers()},
             "model": str(self.model_path),
             "input": {i.name: {"shape": i.shape, "type": i.type} for i in s.get_inputs()},
@@ -191,6 +200,28 @@ class OnnxRuntimeAdapter(Adapter):
             "exporter": (self.manifest or {}).get("exporter"), "source": (self.manifest or {}).get("source"),
             "weights": (self.manifest or {}).get("weights"),
         }
+
+    def _session_options(self) -> dict:
+        """The session's options as ORT reports them back."""
+        so = self.session.get_session_options()
+        return {"intra_op_num_threads": so.intra_op_num_threads, "inter_op_num_threads": so.inter_op_num_threads,
+                "execution_mode": str(so.execution_mode).split(".")[-1],
+                "graph_optimization_level": str(so.graph_optimization_level).split(".")[-1],
+                "enable_cpu_mem_arena": so.enable_cpu_mem_arena, "enable_mem_pattern": so.enable_mem_pattern}
+
+    def _threads_in_effect(self) -> int | None:
+        """Intra-op threads of a CPU session: as set, or ORT's default (one per physical core) when 0."""
+        if self.device != "cpu":
+            return None
+        n = self.session.get_session_options().intra_op_num_threads
+        if n:
+            return int(n)
+        try:
+            import psutil
+
+            return psutil.cpu_count(logical=False) or os.cpu_count()
+        except ImportError:
+            return os.cpu_count()
 
     def _run_once(self, x: np.ndarray) -> list[np.ndarray]:
         x = x.astype(self._in_dtype, copy=False)
@@ -208,19 +239,7 @@ class OnnxRuntimeAdapter(Adapter):
         """Run a float32 (N, 3, H, W) batch; float32 outputs. A fixed-batch model gets pieces of its batch size."""
         if self.session is None:
             raise InputError("onnxruntime: load() a model before run()")
-        x = check_batch(batch, self.card)
-        b = self._fixed_batch
-        if b is None or x.shape[0] == b:
-            outs = self._run_once(x)
-        else:
-            pieces = []
-            for start in range(0, x.shape[0], b):
-                chunk = x[start:start + b]
-                n = chunk.shape[0]
-                if n < b:  # pad the last piece; the padded rows' outputs are dropped
-                    chunk = np.concatenate([chunk, np.zeros((b - n, *chunk.shape[1:]), chunk.dtype)])
-                pieces.append([o[:n] for o in self._run_once(chunk)])
-            outs = [np.concatenate(parts) for parts in zip(*pieces)]
+        outs = run_in_pieces(self._run_once, check_batch(batch, self.card), self._fixed_batch)
         outs = [np.ascontiguousarray(o, dtype=np.float32) for o in outs]
         return ModelOutputs(outs[0], outs[1] if len(outs) > 1 else None)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kbench.adapters.base import Adapter, ModelOutputs, check_batch
+from kbench.adapters.base import Adapter, ModelOutputs, check_batch, run_in_pieces
 from kbench.errors import InputError
 from kbench.export.cache import artifacts_root, versions_key, weights_key
 
@@ -73,6 +73,16 @@ def _find_model_dir(root: Path) -> Path:
     raise InputError(f"{root}: no exported model (model.pdmodel + model.pdiparams) found")
 
 
+def config_summary(cfg) -> dict:
+    """The predictor configuration as Paddle reports it (``Config.summary()``'s table), as a dict of strings."""
+    out = {}
+    for line in cfg.summary().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0] and cells[0] != "Option":
+            out[cells[0]] = cells[1]
+    return out
+
+
 def _check_infer_cfg(model_dir: Path, card) -> dict:
     """Read ``infer_cfg.yml`` (if any) and check it describes a model the card can stand for."""
     cfg_path = model_dir / "infer_cfg.yml"
@@ -123,10 +133,13 @@ class PaddleInferenceAdapter(Adapter):
             from kbench.export.paddle_inference import export_paddle_inference
 
             ident = weights_key(card, weights)
-            out = artifacts_root() / f"paddle-inference-{card.name}-{ident}-legacy-{versions_key('paddlepaddle')}"
+            # A fixed batch, as every other runtime gets (ORT, TensorRT, Lite): a dynamic batch costs Paddle
+            # Inference shape/slice/fill_constant ops and defeats fusion passes; run() pads or splits other sizes.
+            out = artifacts_root() / (f"paddle-inference-{card.name}-{ident}-b{batch}-legacy-"
+                                      f"{versions_key('paddlepaddle')}")
             if not manifest_ok(out):  # absent, half-built by an older kbench, or changed since: build it again
-                export_paddle_inference(card, out, weights, None, legacy=True)
-            self.source = {"export": str(out), "weights": ident}
+                export_paddle_inference(card, out, weights, batch, legacy=True)
+            self.source = {"export": str(out), "weights": ident, "batch": batch}
             model_path = out
         else:
             model_path = open_deploy_package(model_dir)
@@ -159,11 +172,14 @@ class PaddleInferenceAdapter(Adapter):
                                            min_subgraph_size=3, precision_mode=mode, use_static=False,
                                            use_calib_mode=False)
                 tensorrt = True
-        else:
+        else:  # PaddleDetection's deploy/python/infer.py (load_predictor) on the CPU
             cfg.disable_gpu()
-            if onednn:
-                cfg.enable_mkldnn()
             cfg.set_cpu_math_library_num_threads(int(threads or 1))
+            if onednn:
+                cfg.set_mkldnn_cache_capacity(10)
+                cfg.enable_mkldnn()
+        cfg.enable_memory_optim()
+        cfg.switch_use_feed_fetch_ops(False)
         self.onednn = bool(onednn) and device == "cpu"
         self.tensorrt = device == "gpu" and bool(tensorrt)
         try:
@@ -172,27 +188,36 @@ class PaddleInferenceAdapter(Adapter):
             raise InputError(f"Paddle Inference could not load {graph}: {str(exc).strip().splitlines()[0]}") from None
         self.version = paddle.__version__
         self.graph = graph
+        # What the predictor was configured with, read back from the config (not what was asked)
+        self.settings = config_summary(cfg)
+        self.settings["cpu_math_library_num_threads"] = cfg.cpu_math_library_num_threads()
+        shape = list(self.predictor.get_input_handle(self.predictor.get_input_names()[0]).shape())
+        self._fixed_batch = shape[0] if shape and shape[0] > 0 else None
 
     def describe(self) -> dict:
         """Runtime, version, device, oneDNN/TensorRT, input and output names."""
         p = self.predictor
+        threads = self.settings.get("cpu_math_library_num_threads") if self.device == "cpu" else None
         return {"runtime": self.name, "version": self.version, "device": self.device, "precision": self.precision,
-                "onednn": self.onednn, "tensorrt": self.tensorrt, "threads": self.threads,
+                "onednn": self.onednn, "tensorrt": self.tensorrt, "threads": threads, "settings": dict(self.settings),
+                "batch": self._fixed_batch,
                 "inputs": list(p.get_input_names()), "outputs": list(p.get_output_names()), "model": str(self.graph),
                 "source": self.source}
 
     def run(self, batch: np.ndarray) -> ModelOutputs:
         """One predictor run; the first output is the heatmaps, the second (bottom-up) the tags."""
-        x = check_batch(batch, self.card)
+        outs = run_in_pieces(self._run_once, check_batch(batch, self.card), self._fixed_batch)
+        if self.card.top_down:
+            return ModelOutputs(np.asarray(outs[0], dtype=np.float32))
+        return ModelOutputs(np.asarray(outs[0], dtype=np.float32), np.asarray(outs[1], dtype=np.float32))
+
+    def _run_once(self, x: np.ndarray) -> list:
         p = self.predictor
         handle = p.get_input_handle(p.get_input_names()[0])
         handle.reshape(list(x.shape))
         handle.copy_from_cpu(x)
         p.run()
-        outs = [p.get_output_handle(n).copy_to_cpu() for n in p.get_output_names()]
-        if self.card.top_down:
-            return ModelOutputs(np.asarray(outs[0], dtype=np.float32))
-        return ModelOutputs(np.asarray(outs[0], dtype=np.float32), np.asarray(outs[1], dtype=np.float32))
+        return [p.get_output_handle(n).copy_to_cpu() for n in p.get_output_names()]
 
     def close(self) -> None:
         """Drop the predictor."""
