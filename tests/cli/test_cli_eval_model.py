@@ -164,9 +164,11 @@ def test_two_runtimes_same_results(shared_data, tmp_path):
     ka = np.array([r["keypoints"] for r in a])
     kb = np.array([r["keypoints"] for r in b])
     # The runtimes agree to ~1e-5 relative on heatmaps (conformance); decoded positions then agree to far below a
-    # pixel. 0.01 px and 1e-4 on scores leave room for float32 reassociation in ORT's fused kernels.
-    np.testing.assert_allclose(ka[:, 0::3], kb[:, 0::3], atol=1e-2)
-    np.testing.assert_allclose(ka[:, 1::3], kb[:, 1::3], atol=1e-2)
+    # pixel. DARK's refinement divides by the peak's Hessian, which is near singular where a random-weight heatmap
+    # peak is flat, so a 1e-5 heatmap difference can move a refined position by ~0.1 px (seen: 0.116 px at 2 of
+    # 306 coordinates): 0.25 px for positions; 1e-4 on scores leaves room for float32 reassociation in ORT.
+    np.testing.assert_allclose(ka[:, 0::3], kb[:, 0::3], atol=0.25)
+    np.testing.assert_allclose(ka[:, 1::3], kb[:, 1::3], atol=0.25)
     np.testing.assert_allclose(ka[:, 2::3], kb[:, 2::3], atol=1e-4)
 
 
