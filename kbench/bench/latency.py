@@ -368,9 +368,7 @@ def measure_group(group: Group, budget: Budget, weights: str = "random", flip: b
     if group.threads and group.threads > usable:
         notes.append(f"{group.threads} threads on {usable} usable cores: oversubscribed, the figure measures "
                      f"contention too")
-    load_opts = dict(backend.options)
-    if not card.top_down and backend.runtime == "tensorrt":
-        load_opts["input_hw"] = (size[1], size[0])  # an engine is built for one image size
+    load_opts = dict(backend.options)  # bottom-up engines cover the EvalAffine size range (gpu_shapes)
     if status:
         status(f"{group.label}: loading (export or build on first use)")
     adapter = get_adapter(backend.runtime)

@@ -224,7 +224,7 @@ def _tensorrt_call(adapter, x: np.ndarray) -> ModelCall:
             ctx.set_tensor_address(name, buf.data_ptr())
 
     bind()
-    stream = torch.cuda.current_stream(device)
+    stream = getattr(adapter, "stream", None) or torch.cuda.current_stream(device)  # the adapter's own stream
     handle = stream.cuda_stream
     execute = ctx.execute_async_v3
 

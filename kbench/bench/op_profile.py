@@ -215,14 +215,11 @@ def profile_group(group, weights: str = "random", runs: int = PROFILE_RUNS, warm
     used. A runtime without a usable profiler is one InputError line.
     """
     from kbench.adapters.base import get_adapter
-    from kbench.bench.latency import BACKENDS, model_input, model_input_size
+    from kbench.bench.latency import BACKENDS, model_input
 
     card, backend = group.card, BACKENDS[group.backend]
     check_profile(backend.runtime, group.backend)
-    load_opts = dict(backend.options)
-    if not card.top_down and backend.runtime == "tensorrt":
-        w, h = model_input_size(card)
-        load_opts["input_hw"] = (h, w)  # as the timed load: an engine is built for one image size
+    load_opts = dict(backend.options)  # as the timed load (bottom-up engines cover the EvalAffine size range)
     if status:
         status(f"{group.label}: profiling {runs} runs (a separate load, profiler on)")
     adapter = get_adapter(backend.runtime)

@@ -2,7 +2,8 @@
 
 The engine build and the run need an NVIDIA GPU, TensorRT and a CUDA build of torch; here the tests cover the
 refusals (missing package, CPU device, no CUDA device, too old a TensorRT), the engine cache key, the optimisation
-profile, and the build sequence against a stand-in ``tensorrt`` module that records the calls made to it.
+profile, and the build sequence against stand-in ``tensorrt`` modules whose API is a recorded release's
+(``trt_standin.py``: TensorRT 10.0, 10.16 and 11.4), so a call a supported release lacks fails here.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+from trt_standin import make_standin, recorded_versions
 
 from kbench.adapters import tensorrt as trt_adapter
 from kbench.adapters.base import get_adapter
+from kbench.adapters.gpu_shapes import shape_profile
 from kbench.adapters.tensorrt import (
     TensorRTAdapter,
     build_engine,
@@ -26,6 +29,8 @@ from kbench.adapters.tensorrt import (
 )
 from kbench.cards import get_card
 from kbench.errors import InputError, MissingBackendError
+
+VERSIONS = recorded_versions()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,7 @@ def _fake_torch(cuda_build: bool):
 
 @pytest.mark.parametrize("cuda_build, why", [(False, "CPU-only build"), (True, "no CUDA device is visible")])
 def test_no_cuda_device_is_one_line(card, monkeypatch, cuda_build, why):
-    monkeypatch.setattr(trt_adapter, "import_tensorrt", lambda: SimpleNamespace(__version__="10.3.0"))
+    monkeypatch.setattr(trt_adapter, "import_tensorrt", lambda: make_standin(VERSIONS[-1])[0])
     monkeypatch.setitem(sys.modules, "torch", _fake_torch(cuda_build))
     with pytest.raises(InputError) as err:
         TensorRTAdapter().load(card, device="gpu", precision="fp16")
@@ -76,7 +81,7 @@ def test_no_cuda_device_is_one_line(card, monkeypatch, cuda_build, why):
 
 
 def test_missing_torch_names_it(card, monkeypatch):
-    monkeypatch.setattr(trt_adapter, "import_tensorrt", lambda: SimpleNamespace(__version__="10.3.0"))
+    monkeypatch.setattr(trt_adapter, "import_tensorrt", lambda: make_standin(VERSIONS[-1])[0])
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
     with pytest.raises(MissingBackendError, match="torch is not installed"):
         TensorRTAdapter().load(card, device="gpu")
@@ -92,7 +97,8 @@ def test_old_tensorrt_is_refused(monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs, match", [({"batch": 0}, "batch"), ({"input_hw": (64, 64)}, "takes 128x96"),
-                                           ({"colour": 1}, "unknown option")])
+                                           ({"colour": 1}, "unknown option"), ({"threads": 2}, "no CPU thread"),
+                                           ({"typing": "loose"}, "typing must be")])
 def test_bad_arguments(card, kwargs, match):
     with pytest.raises(InputError, match=match):
         TensorRTAdapter().load(card, device="gpu", **kwargs)
@@ -109,12 +115,33 @@ def test_run_before_load(card):
 
 
 def test_profile_shapes(card):
-    assert profile_shapes(card, 4) == {"min": [1, 3, 128, 96], "opt": [4, 3, 128, 96], "max": [4, 3, 128, 96]}
+    assert profile_shapes(card, 4) == {"min": [4, 3, 128, 96], "opt": [4, 3, 128, 96], "max": [4, 3, 128, 96]}
+    assert profile_shapes(card, 4, dynamic_batch=True)["min"] == [1, 3, 128, 96]
     bottom_up = get_card("higherhrnet_hrnet_w32_512")
-    assert profile_shapes(bottom_up, 1)["opt"] == [1, 3, 512, 512]
+    # EvalAffine: the short side is 512, the long side a multiple of 64 up to max_side, either orientation.
+    assert profile_shapes(bottom_up, 1) == {"min": [1, 3, 512, 512], "opt": [1, 3, 512, 704],
+                                            "max": [1, 3, 1024, 1024]}
+    assert profile_shapes(bottom_up, 1, max_side=1536)["max"] == [1, 3, 1536, 1536]
     assert profile_shapes(bottom_up, 2, (384, 640))["max"] == [2, 3, 384, 640]
     with pytest.raises(InputError, match="multiples of 32"):
         profile_shapes(bottom_up, 1, (500, 500))
+    with pytest.raises(InputError, match="max_side"):
+        profile_shapes(bottom_up, 1, max_side=300)
+    with pytest.raises(InputError, match="bottom-up"):
+        profile_shapes(card, 1, max_side=1024)
+
+
+def test_every_evalaffine_size_fits_the_bottom_up_profile():
+    """The profile admits what kbench's EvalAffine makes of any image with aspect ratio up to 2."""
+    from kbench.adapters.gpu_shapes import shape_profile
+    from kbench.pipelines.bottomup import bottom_up_affine
+
+    card = get_card("higherhrnet_hrnet_w32_512")
+    profile = shape_profile(card, 1)
+    for w, h in [(640, 480), (480, 640), (640, 427), (333, 500), (640, 640), (1000, 500), (500, 1000)]:
+        _, (iw, ih), _, _ = bottom_up_affine(h, w, 512)
+        assert profile.contains((1, 3, ih, iw)), (w, h, ih, iw)
+    assert not profile.contains((1, 3, 512, 1088))
 
 
 def test_cache_key_changes_with_every_input(card):
@@ -126,7 +153,7 @@ def test_cache_key_changes_with_every_input(card):
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", key) and key.startswith("tinypose_128x96-random-seed0-fp32-1x3x128x96")
     changes = {"precision": "fp16", "shapes": profile_shapes(card, 8), "trt_version": "10.4.0",
                "gpu": "NVIDIA A100 sm_80", "weights": "0123456789abcdef", "onnx_sha256": "cd" * 32,
-               "model": "tinypose_256x192"}
+               "model": "tinypose_256x192", "typing": "weak", "tf32": True}
     keys = {engine_cache_key(**dict(base, **{field: value})) for field, value in changes.items()}
     assert len(keys) == len(changes) and key not in keys
     bottom_up = get_card("higherhrnet_hrnet_w32_512")
@@ -135,96 +162,83 @@ def test_cache_key_changes_with_every_input(card):
     assert a != b
 
 
-# --- the build sequence against a stand-in tensorrt module --------------------------------------------------------
+# --- the build sequence against stand-ins with recorded TensorRT APIs ---------------------------------------------
+
+def test_the_recorded_releases_span_the_supported_majors():
+    """pyproject's bounds are the majors the build is checked against here."""
+    from pathlib import Path
+
+    import tomllib
+
+    majors = {int(v.split(".")[0]) for v in VERSIONS}
+    assert majors == set(trt_adapter.TESTED_MAJORS)
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    spec = next(d for d in pyproject["project"]["optional-dependencies"]["tensorrt"] if d.startswith("tensorrt"))
+    assert spec == f"tensorrt>={min(majors)}.0,<{max(majors) + 1}"
+    assert VERSIONS[0] == "10.0.1"  # the lower bound itself is recorded
 
 
-def _fake_trt(version="10.3.0", parse_ok=True, build_ok=True, input_name="image"):
-    log = {"flags": [], "profiles": 0}
-
-    class Logger:
-        WARNING = 2
-
-        def __init__(self, level):
-            self.level = level
-
-    class Network:
-        num_inputs = 1
-
-        def get_input(self, i):
-            return SimpleNamespace(name=input_name)
-
-    class OnnxParser:
-        def __init__(self, network, logger):
-            self.num_errors = 0 if parse_ok else 1
-
-        def parse_from_file(self, path):
-            log["parsed"] = path
-            return parse_ok
-
-        def get_error(self, i):
-            return "In node 12 (importResize): UNSUPPORTED_NODE: Assertion failed"
-
-    class Profile:
-        def set_shape(self, name, mn, opt, mx):
-            log["profile"] = (name, mn, opt, mx)
-
-    class Config:
-        def set_memory_pool_limit(self, pool, size):
-            log["workspace"] = (pool, size)
-
-        def set_flag(self, flag):
-            log["flags"].append(flag)
-
-        def add_optimization_profile(self, profile):
-            log["profiles"] += 1
-
-    class Builder:
-        def __init__(self, logger):
-            pass
-
-        def create_network(self, flags):
-            log["network_flags"] = flags
-            return Network()
-
-        def create_builder_config(self):
-            return Config()
-
-        def create_optimization_profile(self):
-            return Profile()
-
-        def build_serialized_network(self, network, config):
-            return b"engine-bytes" if build_ok else None
-
-    trt = SimpleNamespace(__version__=version, Logger=Logger, Builder=Builder, OnnxParser=OnnxParser,
-                          NetworkDefinitionCreationFlag=SimpleNamespace(EXPLICIT_BATCH=0),
-                          BuilderFlag=SimpleNamespace(FP16="FP16"), MemoryPoolType=SimpleNamespace(WORKSPACE="WS"))
-    return trt, log
+def test_the_standin_refuses_what_a_release_lacks():
+    trt11, _ = make_standin("11.4.0.106")
+    with pytest.raises(AttributeError, match="11.4.0.106 has no BuilderFlag.FP16"):
+        trt11.BuilderFlag.FP16  # noqa: B018
+    with pytest.raises(AttributeError, match="EXPLICIT_BATCH"):
+        trt11.NetworkDefinitionCreationFlag.EXPLICIT_BATCH  # noqa: B018
+    config = trt11.Builder(trt11.Logger()).create_builder_config()
+    with pytest.raises(AttributeError, match="IBuilderConfig.set_quantization_flag"):
+        config.set_quantization_flag  # noqa: B018
+    with pytest.raises(TypeError, match="set_memory_pool_limit"):
+        config.set_memory_pool_limit(trt11.MemoryPoolType.WORKSPACE)
+    with pytest.raises(AttributeError, match="no tensorrt.IInt8Calibrator"):
+        trt11.IInt8Calibrator  # noqa: B018
+    trt10, _ = make_standin("10.16.1.11")
+    assert trt10.BuilderFlag.FP16.label == "BuilderFlag.FP16"
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("fp16", [False, True])
-def test_build_sets_precision_profile_and_workspace(card, fp16):
-    trt, log = _fake_trt()
-    shapes = profile_shapes(card, 4)
-    data = build_serialized_engine(trt, "/m.onnx", "image", shapes, fp16, 1 << 30)
+def test_strongly_typed_build(card, version, fp16):
+    """Every supported release: strongly typed, no precision flag (the FP16 graph carries FP16), TF32 cleared."""
+    trt, log = make_standin(version)
+    profile = shape_profile(card, 4)
+    data = build_serialized_engine(trt, "/m.onnx", profile, fp16, 1 << 30)
     assert data == b"engine-bytes" and log["parsed"] == "/m.onnx"
-    assert log["flags"] == (["FP16"] if fp16 else [])
-    assert log["profile"] == ("image", (1, 3, 128, 96), (4, 3, 128, 96), (4, 3, 128, 96)) and log["profiles"] == 1
-    assert log["workspace"] == ("WS", 1 << 30) and log["network_flags"] == 0
+    assert log["network_flags"] == 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    assert log["flags"] == [] and log["cleared"] == ["BuilderFlag.TF32"]
+    assert log["profile"] == ("image", (4, 3, 128, 96), (4, 3, 128, 96), (4, 3, 128, 96)) and log["profiles"] == 1
+    assert log["workspace"][1] == 1 << 30 and log["workspace"][0].label == "MemoryPoolType.WORKSPACE"
 
 
-def test_build_on_tensorrt_8_asks_for_explicit_batch(card):
-    trt, log = _fake_trt(version="8.6.1")
-    build_serialized_engine(trt, "/m.onnx", "image", profile_shapes(card, 1), False, 1 << 30)
-    assert log["network_flags"] == 1
+@pytest.mark.parametrize("version", VERSIONS)
+def test_weakly_typed_fp16_only_where_the_flag_exists(card, version):
+    trt, log = make_standin(version)
+    profile = shape_profile(card, 1)
+    if version.startswith("10."):
+        build_serialized_engine(trt, "/m.onnx", profile, True, 1 << 30, typing="weak", tf32=True)
+        assert log["flags"] == ["BuilderFlag.FP16"] and log["cleared"] == [] and log["network_flags"] == 0
+    else:
+        with pytest.raises(InputError, match="no BuilderFlag.FP16") as err:
+            build_serialized_engine(trt, "/m.onnx", profile, True, 1 << 30, typing="weak")
+        _one_line(err)
+        build_serialized_engine(trt, "/m.onnx", profile, False, 1 << 30, typing="weak")  # weak FP32 still builds
+        assert log["flags"] == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_bottom_up_profile_reaches_the_builder(version):
+    trt, log = make_standin(version)
+    profile = shape_profile(get_card("higherhrnet_hrnet_w32_512"), 1)
+    build_serialized_engine(trt, "/m.onnx", profile, False, 1 << 30)
+    assert log["profile"] == ("image", (1, 3, 512, 512), (1, 3, 512, 704), (1, 3, 1024, 1024))
 
 
 @pytest.mark.parametrize("kwargs, match", [({"parse_ok": False}, "UNSUPPORTED_NODE"),
                                            ({"build_ok": False}, "could not build"),
                                            ({"input_name": "x"}, "expected one input named 'image'")])
 def test_build_failures_are_one_line(card, kwargs, match):
-    trt, _ = _fake_trt(**kwargs)
+    trt, _ = make_standin(VERSIONS[-1], **kwargs)
     with pytest.raises(InputError, match=match) as err:
-        build_serialized_engine(trt, "/m.onnx", "image", profile_shapes(card, 1), False, 1 << 30)
+        build_serialized_engine(trt, "/m.onnx", shape_profile(card, 1), False, 1 << 30)
     _one_line(err)
 
 
@@ -234,12 +248,12 @@ def test_engine_cache_is_reused_and_keyed(card, tmp_path, monkeypatch):
 
     from kbench.export import onnx as onnx_export
 
-    trt, log = _fake_trt()
-    builds = []
+    trt, log = make_standin("10.16.1.11")
+    builds, exports = [], []
     real_build = trt_adapter.build_serialized_engine
 
     def counting_build(*args, **kwargs):
-        builds.append(args[4])  # fp16
+        builds.append(args[3])  # fp16
         return real_build(*args, **kwargs)
 
     fake_torch = SimpleNamespace(cuda=SimpleNamespace(device=lambda i: contextlib.nullcontext(),
@@ -247,20 +261,34 @@ def test_engine_cache_is_reused_and_keyed(card, tmp_path, monkeypatch):
                                                       get_device_name=lambda i: "NVIDIA H200"))
     onnx_file = tmp_path / "m.onnx"
     onnx_file.write_bytes(b"not really onnx")
+
+    def fake_export(card, weights, batch=None, fp16=False, **kwargs):
+        exports.append((batch, fp16))
+        return onnx_file
+
     monkeypatch.setenv("KBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(trt_adapter, "import_tensorrt", lambda: trt)
     monkeypatch.setattr(trt_adapter, "cuda_torch", lambda: fake_torch)
     monkeypatch.setattr(trt_adapter, "build_serialized_engine", counting_build)
-    monkeypatch.setattr(onnx_export, "cached_onnx", lambda *a, **k: onnx_file)
+    monkeypatch.setattr(onnx_export, "cached_onnx", fake_export)
 
     first = build_engine(card, None, batch=2)
     again = build_engine(card, None, batch=2)
     assert first == again and builds == [False] and first.read_bytes() == b"engine-bytes"
-    assert first.parent == tmp_path / "cache" / "artifacts" / "tensorrt" and "fp32-2x3x128x96-trt10.3.0" in first.name
+    assert exports[0] == (2, False)  # the fixed-batch FP32 export, as every runtime gets at batch 2
+    assert first.parent == tmp_path / "cache" / "artifacts" / "tensorrt" and "fp32-2x3x128x96-trt10.16" in first.name
     manifest = first.with_suffix(".manifest.json")
-    assert '"gpu": "NVIDIA H200 sm_90"' in manifest.read_text()
+    assert '"gpu": "NVIDIA H200 sm_90"' in manifest.read_text() and '"typing": "strong"' in manifest.read_text()
     half = build_engine(card, None, batch=2, fp16=True)
-    assert half != first and builds == [False, True] and log["flags"] == ["FP16"]
+    assert half != first and builds == [False, True] and log["flags"] == []
+    assert exports[-1] == (2, True)  # strongly typed FP16 builds from the FP16 export
+    build_engine(card, None, batch=4, dynamic_batch=True)
+    assert exports[-1] == (None, False) and log["profile"][1][0] == 1  # dynamic export, batches 1..4
+    weak = build_engine(card, None, batch=2, fp16=True, typing="weak")
+    assert exports[-1] == (2, False) and log["flags"] == ["BuilderFlag.FP16"] and weak != half
     out = build_engine(card, tmp_path / "export" / "tinypose.engine", batch=2)  # an export copies the cached engine
-    assert builds == [False, True] and out.read_bytes() == b"engine-bytes"
-    assert (tmp_path / "export" / "tinypose.manifest.json").is_file()
+    assert out.read_bytes() == b"engine-bytes" and (tmp_path / "export" / "tinypose.manifest.json").is_file()
+    trt11, _ = make_standin("11.4.0.106")
+    monkeypatch.setattr(trt_adapter, "import_tensorrt", lambda: trt11)
+    with pytest.raises(InputError, match="no BuilderFlag.FP16"):
+        build_engine(card, None, batch=2, fp16=True, typing="weak")  # refused before any export or build
