@@ -26,7 +26,7 @@ __all__ = ["OnnxRuntimeAdapter", "resolve_providers", "PROVIDER_ALIASES"]
 CPU, CUDA, TRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
 #: Short names accepted in ``providers``.
 PROVIDER_ALIASES = {"cpu": CPU, "cuda": CUDA, "gpu": CUDA, "tensorrt": TRT, "trt": TRT}
-_KNOWN_OPTIONS = {"source", "opset", "device_id", "tensorrt"}
+_KNOWN_OPTIONS = {"source", "opset", "device_id", "tensorrt", "input_hw", "max_side", "tf32"}
 
 
 def _import_ort():
@@ -38,7 +38,8 @@ def _import_ort():
 
 
 def resolve_providers(device: str, precision: str, available: list[str], providers=None, tensorrt: bool = False,
-                      trt_cache: str | None = None, device_id: int = 0) -> list[tuple[str, dict]]:
+                      trt_cache: str | None = None, device_id: int = 0, profile=None,
+                      tf32: bool = False) -> list[tuple[str, dict]]:
     """The (provider, options) list for a session, or one InputError line saying why it cannot be had here.
 
     Args:
@@ -50,6 +51,9 @@ def resolve_providers(device: str, precision: str, available: list[str], provide
         tensorrt: on gpu, put the TensorRT provider first.
         trt_cache: folder for the TensorRT provider's engine and timing caches.
         device_id: CUDA device ordinal.
+        profile: a :class:`~kbench.adapters.gpu_shapes.ShapeProfile` whose range the TensorRT provider builds for
+            (``trt_profile_*_shapes``); a fixed profile needs none (the graph's shapes are static).
+        tf32: let the CUDA provider use TF32 (``use_tf32``); off, an fp32 record means float32 arithmetic.
     """
     if providers is None:
         names = [CPU] if device == "cpu" else ([TRT] if tensorrt else []) + [CUDA, CPU]
@@ -84,9 +88,14 @@ def resolve_providers(device: str, precision: str, available: list[str], provide
                 # Engines take minutes to build; the provider keys cached engines by model and shapes itself.
                 opts.update({"trt_engine_cache_enable": True, "trt_engine_cache_path": trt_cache,
                              "trt_timing_cache_enable": True, "trt_timing_cache_path": trt_cache})
+            if profile is not None and not profile.fixed:  # one engine for the whole range, built once
+                opts.update(profile.ort_options())
             out.append((TRT, opts))
         elif name == CUDA:
-            out.append((CUDA, {"device_id": device_id}))
+            # ORT's CUDA tuning guide: exhaustive cuDNN algorithm search and the largest convolution workspace
+            # (both defaults, set so that the record shows them); TF32 only when asked.
+            out.append((CUDA, {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE",
+                               "cudnn_conv_use_max_workspace": "1", "use_tf32": "1" if tf32 else "0"}))
         else:
             out.append((name, {}))
     return out
@@ -104,16 +113,18 @@ class OnnxRuntimeAdapter(Adapter):
         self.manifest = None
 
     def load(self, card, weights="random", device="cpu", precision="fp32", batch=1, threads=None, model_path=None,
-             io_binding=False, providers=None, **options):
+             io_binding=None, providers=None, **options):
         """Export (or open) the ONNX model and create the session; see :meth:`Adapter.load`.
 
         Args:
             model_path: an ONNX file to run instead of kbench's export of the card's network.
             io_binding: bind the input and outputs on the device (``run_with_iobinding``) instead of passing
-                numpy arrays through ``run``.
+                numpy arrays through ``run``; None (default): on for gpu (outputs stay on the device until copied
+                once, as ORT's CUDA guide advises), off for cpu.
             providers: execution providers, first preferred (see :func:`resolve_providers`).
             options: ``tensorrt`` (bool: TensorRT provider first on gpu), ``source`` (``auto``, ``paddle`` or
-                ``torch``, the exporter), ``opset``, ``device_id``.
+                ``torch``, the exporter), ``opset``, ``device_id``, ``input_hw`` / ``max_side`` (the TensorRT
+                provider's profile for bottom-up models, as :mod:`kbench.adapters.gpu_shapes`), ``tf32``.
         """
         self.check_target(device, precision)
         unknown = sorted(set(options) - _KNOWN_OPTIONS)
@@ -129,11 +140,14 @@ class OnnxRuntimeAdapter(Adapter):
         ort = _import_ort()
         tensorrt = bool(options.get("tensorrt", False))
         device_id = int(options.get("device_id", 0))
+        # Provider checks come before the export: a request this machine cannot serve fails at once.
+        from kbench.adapters.gpu_shapes import shape_profile
         from kbench.export.onnx import artifacts_root, cached_onnx, read_manifest
 
-        # Provider checks come before the export: a request this machine cannot serve fails at once.
+        profile = shape_profile(card, batch, options.get("input_hw"), False, options.get("max_side"))
         resolved = resolve_providers(device, precision, ort.get_available_providers(), providers, tensorrt,
-                                     str(artifacts_root() / "ort-trt-cache"), device_id)
+                                     str(artifacts_root() / "ort-trt-cache"), device_id, profile,
+                                     bool(options.get("tf32", False)))
         uses_trt = resolved[0][0] == TRT
         if uses_trt:
             (artifacts_root() / "ort-trt-cache").mkdir(parents=True, exist_ok=True)
@@ -178,7 +192,8 @@ class OnnxRuntimeAdapter(Adapter):
         self._ort = ort
         self.session, self.model_path = session, Path(path)
         self.card, self.device, self.precision, self.batch, self.threads = card, device, precision, batch, threads
-        self.io_binding, self.device_id = bool(io_binding), device_id
+        self.io_binding = device == "gpu" if io_binding is None else bool(io_binding)
+        self.device_id = device_id
         self._in = inputs[0]
         self._in_dtype = np.float16 if inputs[0].type == "tensor(float16)" else np.float32
         self._out_names = [o.name for o in outputs]

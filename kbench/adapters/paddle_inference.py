@@ -21,7 +21,8 @@ from kbench.adapters.base import Adapter, ModelOutputs, check_batch, run_in_piec
 from kbench.errors import InputError
 from kbench.export.cache import artifacts_root, versions_key, weights_key
 
-__all__ = ["PaddleInferenceAdapter", "open_deploy_package"]
+__all__ = ["PaddleInferenceAdapter", "open_deploy_package", "configure_gpu", "collect_shape_ranges",
+           "TRT_SHAPE_SOURCES"]
 
 
 def open_deploy_package(path: str | os.PathLike, into: Path | None = None) -> Path:
@@ -104,6 +105,116 @@ def _check_infer_cfg(model_dir: Path, card) -> dict:
     return cfg
 
 
+TRT_SHAPE_SOURCES = ("profile", "collect")
+_LOAD_OPTIONS = {"trt_shapes", "input_hw", "max_side"}
+
+
+def configure_gpu(cfg, inference, precision: str, batch: int, tensorrt: bool, card, trt_built: bool = True,
+                  trt_shapes: str = "profile", input_hw=None, max_side=None, shape_file: Path | None = None,
+                  collect=None) -> dict | None:
+    """Set up a predictor config for the GPU, with Paddle-TensorRT when asked; returns its shape settings.
+
+    As PaddleDetection's ``deploy/python/infer.py`` (``load_predictor``): ``enable_use_gpu``, then for TensorRT
+    ``enable_tensorrt_engine`` (workspace 1 GiB, ``max_batch_size`` the batch, ``min_subgraph_size`` 3 as the zoo's
+    keypoint ``infer_cfg.yml`` files say, FP32 or Half), and dynamic-shape ranges for the inputs whose size varies:
+
+    * ``trt_shapes="profile"`` (default): kbench's min/opt/max of :mod:`kbench.adapters.gpu_shapes` through
+      ``set_trt_dynamic_shape_info`` (the same range the TensorRT runtime and ORT's TensorRT provider get); a
+      fixed-size input (top-down crops at a fixed batch) needs none;
+    * ``trt_shapes="collect"``: the shapes of every intermediate tensor collected by running the model over the
+      profile's min, opt and max inputs (``collect_shape_range_info``, cached in ``shape_file``), then
+      ``enable_tuned_tensorrt_dynamic_shape`` (Paddle's tuned dynamic shape);
+    * any other text: a ``shape_range_info.pbtxt`` file to use as given.
+
+    Without TensorRT, FP16 is Paddle's own GPU half-precision mode (``enable_use_gpu(..., Half)``).
+    """
+    half = inference.PrecisionType.Half
+    if precision == "fp16" and not tensorrt:
+        cfg.enable_use_gpu(256, 0, half)  # Paddle's own GPU fp16 (mixed precision) kernels
+    else:
+        cfg.enable_use_gpu(256, 0)
+    if not tensorrt:
+        return None
+    if not trt_built:
+        raise InputError("Paddle-TensorRT is not compiled into this paddlepaddle-gpu build")
+    from kbench.adapters.gpu_shapes import shape_profile
+
+    profile = shape_profile(card, batch, input_hw, False, max_side)
+    mode = half if precision == "fp16" else inference.PrecisionType.Float32
+    cfg.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=max(1, batch), min_subgraph_size=3,
+                               precision_mode=mode, use_static=False, use_calib_mode=False)
+    if trt_shapes == "profile":
+        if profile.fixed:
+            return {"source": "static", "input": profile.as_dict()}
+        mn, mx, opt = profile.paddle_options()
+        cfg.set_trt_dynamic_shape_info(mn, mx, opt)
+        return {"source": "profile", "input": profile.as_dict()}
+    if trt_shapes == "collect":
+        if shape_file is None or collect is None:
+            raise InputError("trt_shapes='collect' needs a shape file and a collection pass")
+        if not _shape_file_ok(shape_file):
+            collect(shape_file)
+        cfg.enable_tuned_tensorrt_dynamic_shape(str(shape_file), True)
+        return {"source": "collected", "file": str(shape_file), "input": profile.as_dict()}
+    given = Path(str(trt_shapes))
+    if not given.is_file():
+        raise InputError(f"trt_shapes: {given} is not a shape_range_info file (or use 'profile' or 'collect')")
+    cfg.enable_tuned_tensorrt_dynamic_shape(str(given), True)
+    return {"source": "given", "file": str(given)}
+
+
+def _shape_file_ok(path: Path) -> bool:
+    """A collected shape file counts only with its manifest (written after it) naming its size."""
+    import json
+
+    manifest = path.with_suffix(".manifest.json")
+    try:
+        return path.is_file() and json.loads(manifest.read_text()).get("size") == path.stat().st_size
+    except (OSError, ValueError):
+        return False
+
+
+def collect_shape_ranges(graph: Path, params: Path, inputs, out: Path) -> Path:
+    """Run the model over ``inputs`` with ``collect_shape_range_info`` and write the ranges to ``out``.
+
+    The collection runs on the CPU: Paddle disables the graph optimisations in this mode, so the file names the
+    tensors of the graph as exported, and their shapes do not depend on the device. The file is written under a
+    temporary name and renamed, then its manifest, so a killed collection leaves nothing that counts.
+    """
+    import json
+    import tempfile
+
+    from paddle import inference
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        cfg = inference.Config(str(graph), str(params))
+        cfg.disable_glog_info()
+        cfg.disable_gpu()
+        if graph.suffix == ".pdmodel":
+            cfg.enable_new_ir(False)
+        cfg.collect_shape_range_info(tmp)
+        predictor = inference.create_predictor(cfg)
+        handle = predictor.get_input_handle(predictor.get_input_names()[0])
+        for x in inputs:
+            handle.reshape(list(x.shape))
+            handle.copy_from_cpu(np.ascontiguousarray(x, dtype=np.float32))
+            predictor.run()
+        del predictor  # the ranges are written when the predictor goes
+        if os.path.getsize(tmp) == 0:
+            raise InputError(f"{graph}: Paddle wrote no shape ranges")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    manifest = out.with_suffix(".manifest.json")
+    manifest.write_text(json.dumps({"size": out.stat().st_size, "graph": str(graph),
+                                    "inputs": [list(x.shape) for x in inputs]}))
+    return out
+
+
 class PaddleInferenceAdapter(Adapter):
     """Paddle Inference predictor on a static model."""
 
@@ -121,6 +232,10 @@ class PaddleInferenceAdapter(Adapter):
             Others: see :meth:`Adapter.load`.
         """
         self.check_target(device, precision)
+        unknown = sorted(set(options) - _LOAD_OPTIONS)
+        if unknown:
+            raise InputError(f"paddle-inference: unknown option(s) {', '.join(unknown)}")
+        self.trt_shapes = None
         from kbench.zoo.paddle import import_paddle
 
         paddle = import_paddle()
@@ -161,17 +276,12 @@ class PaddleInferenceAdapter(Adapter):
             if tensorrt and not trt_built:
                 raise InputError("Paddle-TensorRT is not compiled into this paddlepaddle-gpu build: install a "
                                  "TensorRT-enabled paddlepaddle-gpu, or drop --tensorrt")
-            half = inference.PrecisionType.Half
-            if precision == "fp16" and not trt_built:
-                cfg.enable_use_gpu(256, 0, half)  # Paddle's own GPU fp16 (mixed precision) kernels
-            else:
-                cfg.enable_use_gpu(256, 0)
-            if tensorrt or (precision == "fp16" and trt_built):
-                mode = half if precision == "fp16" else inference.PrecisionType.Float32
-                cfg.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=max(1, batch),
-                                           min_subgraph_size=3, precision_mode=mode, use_static=False,
-                                           use_calib_mode=False)
-                tensorrt = True
+            tensorrt = bool(tensorrt or (precision == "fp16" and trt_built))
+            self.trt_shapes = configure_gpu(
+                cfg, inference, precision, batch, tensorrt, card=card, trt_built=trt_built,
+                trt_shapes=options.get("trt_shapes", "profile"), input_hw=options.get("input_hw"),
+                max_side=options.get("max_side"), shape_file=self._shape_file(card, weights, batch, options),
+                collect=lambda file: self._collect_shapes(graph, params, card, batch, file, options))
         else:  # PaddleDetection's deploy/python/infer.py (load_predictor) on the CPU
             cfg.disable_gpu()
             cfg.set_cpu_math_library_num_threads(int(threads or 1))
@@ -194,12 +304,34 @@ class PaddleInferenceAdapter(Adapter):
         shape = list(self.predictor.get_input_handle(self.predictor.get_input_names()[0]).shape())
         self._fixed_batch = shape[0] if shape and shape[0] > 0 else None
 
+    @staticmethod
+    def _shape_file(card, weights, batch: int, options: dict) -> Path:
+        """Where the collected ranges of this model, batch and profile are kept."""
+        from kbench.adapters.gpu_shapes import shape_profile
+
+        p = shape_profile(card, batch, options.get("input_hw"), False, options.get("max_side"))
+        span = "x".join(str(v) for v in (*p.min[2:], *p.max[2:]))
+        return artifacts_root() / "paddle-trt-shapes" / (f"{card.name}-{weights_key(card, weights)}-b{batch}-{span}-"
+                                                         f"{versions_key('paddlepaddle')}.pbtxt")
+
+    @staticmethod
+    def _collect_shapes(graph, params, card, batch: int, out: Path, options: dict) -> Path:
+        """The collection pass over the profile's min, opt and max inputs."""
+        from kbench.adapters.gpu_shapes import shape_profile
+
+        profile = shape_profile(card, batch, options.get("input_hw"), False, options.get("max_side"))
+        rng = np.random.default_rng(0)
+        inputs = [rng.standard_normal(shape).astype(np.float32)
+                  for shape in dict.fromkeys((profile.min, profile.opt, profile.max))]
+        return collect_shape_ranges(Path(graph), Path(params), inputs, out)
+
     def describe(self) -> dict:
         """Runtime, version, device, oneDNN/TensorRT, input and output names."""
         p = self.predictor
         threads = self.settings.get("cpu_math_library_num_threads") if self.device == "cpu" else None
         return {"runtime": self.name, "version": self.version, "device": self.device, "precision": self.precision,
-                "onednn": self.onednn, "tensorrt": self.tensorrt, "threads": threads, "settings": dict(self.settings),
+                "onednn": self.onednn, "tensorrt": self.tensorrt, "trt_shapes": self.trt_shapes, "threads": threads,
+                "settings": dict(self.settings),
                 "batch": self._fixed_batch,
                 "inputs": list(p.get_input_names()), "outputs": list(p.get_output_names()), "model": str(self.graph),
                 "source": self.source}

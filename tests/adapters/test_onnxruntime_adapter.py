@@ -162,13 +162,32 @@ GPU_BUILD = [TRT, CUDA, CPU]
 
 
 def test_providers_for_gpu():
-    assert resolve_providers("gpu", "fp32", GPU_BUILD) == [(CUDA, {"device_id": 0}), (CPU, {})]
+    cuda = {"device_id": 0, "cudnn_conv_algo_search": "EXHAUSTIVE", "cudnn_conv_use_max_workspace": "1",
+            "use_tf32": "0"}
+    assert resolve_providers("gpu", "fp32", GPU_BUILD) == [(CUDA, cuda), (CPU, {})]
+    assert resolve_providers("gpu", "fp32", GPU_BUILD, tf32=True)[0][1]["use_tf32"] == "1"
     trt = resolve_providers("gpu", "fp16", GPU_BUILD, tensorrt=True, trt_cache="/c", device_id=1)
     assert [name for name, _ in trt] == [TRT, CUDA, CPU]
     opts = trt[0][1]
     assert opts["trt_fp16_enable"] is True and opts["trt_engine_cache_enable"] and opts["trt_engine_cache_path"] == "/c"
     assert opts["device_id"] == 1
     assert resolve_providers("gpu", "fp32", GPU_BUILD, providers="tensorrt,cuda")[0][1]["trt_fp16_enable"] is False
+    assert not any(k.startswith("trt_profile") for k in opts)  # no profile given: none set
+
+
+def test_tensorrt_provider_gets_the_bottom_up_profile():
+    """The same min/opt/max as the TensorRT runtime and Paddle-TensorRT; a fixed-shape graph needs none."""
+    from kbench.adapters.gpu_shapes import shape_profile
+    from kbench.cards import get_card
+
+    bottom_up = shape_profile(get_card("higherhrnet_hrnet_w32_512"), 1)
+    opts = resolve_providers("gpu", "fp32", GPU_BUILD, tensorrt=True, profile=bottom_up)[0][1]
+    assert opts["trt_profile_min_shapes"] == "image:1x3x512x512"
+    assert opts["trt_profile_opt_shapes"] == "image:1x3x512x704"
+    assert opts["trt_profile_max_shapes"] == "image:1x3x1024x1024"
+    fixed = shape_profile(get_card("tinypose_128x96"), 8)
+    opts = resolve_providers("gpu", "fp32", GPU_BUILD, tensorrt=True, profile=fixed)[0][1]
+    assert not any(k.startswith("trt_profile") for k in opts)
 
 
 def test_providers_refusals():
