@@ -61,6 +61,8 @@ _CONFORMANCE_EPILOG = """examples:
   kbench conformance --models tinypose_128x96
   kbench conformance --models 'hrnet_*' --backends paddle-inference,onnxruntime
   kbench conformance --json > matrix.json
+  kbench conformance --device gpu --fp16
+      every GPU route in FP16 against Paddle dygraph FP32 (bound 2e-2)
 """
 
 
@@ -248,8 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
                                       "tolerance (FP32 1e-4 relative, FP16 2e-2).")
     conf.add_argument("--models", metavar="NAMES", help="comma-separated names or globs (default: all)")
     conf.add_argument("--backends", metavar="RUNTIMES",
-                      help="comma-separated runtimes (default: paddle-inference,onnxruntime,lite,torch)")
-    conf.add_argument("--fp16", action="store_true", help="run the runtimes in FP16 (GPU runtimes)")
+                      help="comma-separated runtimes (default on cpu: paddle-inference,onnxruntime,lite,torch)")
+    conf.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                      help="where the runtimes run (default: %(default)s; gpu: paddle-inference, paddle-trt, "
+                           "onnxruntime, onnxruntime-trt, tensorrt, torch on CUDA); the reference is always Paddle "
+                           "dygraph FP32 on the CPU")
+    conf.add_argument("--fp16", action="store_true", help="run the runtimes in FP16 (with --device gpu)")
     conf.add_argument("--batch", type=_positive_int, default=1, help="batch size (default: %(default)s)")
     conf.add_argument("--threads", type=_positive_int, help="CPU threads for runtimes that take a count")
     conf.add_argument("--json", action="store_true", help="print the cells as JSON")

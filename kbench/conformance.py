@@ -8,6 +8,12 @@ than the measured error is a tie within numerical noise, and is counted as such 
 failure. Tolerances: FP32 relative difference <= 1e-4; FP16 <= 2e-2 (half precision carries 11 bits
 of mantissa, about 5e-4 per operation, and HRNet stacks dozens of layers; measured values sit well
 below this bound).
+
+``device="gpu"`` runs the GPU routes (Paddle Inference on CUDA and through Paddle-TensorRT, ONNX Runtime's CUDA
+and TensorRT providers, the TensorRT runtime, torch on CUDA) against the same reference, Paddle dygraph FP32 on
+the CPU, so a GPU cell and a CPU cell compare with one thing. FP32 on the GPU means float32 arithmetic: kbench
+builds with TF32 off (TensorRT, ORT's CUDA provider, torch), which 1e-4 would not admit. Bottom-up engines are
+built for the seeded input's size (``input_hw``).
 """
 
 from __future__ import annotations
@@ -18,13 +24,17 @@ import numpy as np
 
 from kbench.adapters.base import ModelOutputs, get_adapter, runtime_status
 
-__all__ = ["TOLERANCE", "DEFAULT_CPU_RUNTIMES", "Cell", "select_runtimes", "reference_input", "compare_outputs",
-           "run_cell", "conformance_matrix", "format_matrix"]
+__all__ = ["TOLERANCE", "DEFAULT_CPU_RUNTIMES", "DEFAULT_GPU_RUNTIMES", "Cell", "select_runtimes", "reference_input",
+           "compare_outputs", "run_cell", "conformance_matrix", "format_matrix"]
 
 #: Relative tolerance of a cell, by precision.
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 #: The runtimes compared when none are named: every CPU runtime but the reference itself.
 DEFAULT_CPU_RUNTIMES = ("paddle-inference", "onnxruntime", "lite", "torch")
+#: On the GPU: every GPU route (latency backend names: a runtime with its load options).
+DEFAULT_GPU_RUNTIMES = ("paddle-inference", "paddle-trt", "onnxruntime", "onnxruntime-trt", "tensorrt", "torch")
+#: Routes that build TensorRT engines, which are built for the seeded input's size on bottom-up models.
+_ENGINE_BUILDERS = ("tensorrt", "paddle-trt", "onnxruntime-trt")
 #: Spatial size of the seeded input of bottom-up models (whole images; any multiple of 32 works).
 BOTTOM_UP_SIZE = 256
 
@@ -49,16 +59,21 @@ class Cell:
         return asdict(self)
 
 
-def select_runtimes(spec: str | None) -> list[str]:
-    """Runtimes from a comma-separated list (the CPU runtimes when None or ``all``); the reference is left out."""
-    from kbench.adapters.base import RUNTIMES
+def select_runtimes(spec: str | None, device: str = "cpu") -> list[str]:
+    """Runtimes from a comma-separated list (the device's defaults when None or ``all``); the reference is left out.
+
+    A name is a latency backend (:data:`kbench.bench.latency.BACKENDS`): a runtime, or a runtime with options
+    (``paddle-trt``, ``onnxruntime-trt``).
+    """
+    from kbench.bench.latency import BACKENDS
     from kbench.errors import InputError
 
-    names = list(DEFAULT_CPU_RUNTIMES) if not spec or spec == "all" else [s.strip() for s in spec.split(",")]
-    unknown = [n for n in names if n not in RUNTIMES]
+    defaults = DEFAULT_GPU_RUNTIMES if device == "gpu" else DEFAULT_CPU_RUNTIMES
+    names = list(defaults) if not spec or spec == "all" else [s.strip() for s in spec.split(",")]
+    unknown = [n for n in names if n not in BACKENDS]
     if unknown:
-        raise InputError(f"unknown runtime {unknown[0]!r}; known: {', '.join(RUNTIMES)}")
-    return [n for n in names if n != "paddle"]
+        raise InputError(f"unknown runtime {unknown[0]!r}; known: {', '.join(BACKENDS)}")
+    return [n for n in names if not (n == "paddle" and device == "cpu")]
 
 
 def reference_input(card, batch: int = 1, seed: int = 0) -> np.ndarray:
@@ -91,25 +106,29 @@ def compare_outputs(ref: ModelOutputs, got: ModelOutputs) -> dict:
 
 
 def run_cell(card, runtime: str, precision: str = "fp32", batch: int = 1, reference: ModelOutputs | None = None,
-             threads: int | None = None) -> Cell:
-    """Run one model on one runtime and compare with Paddle dygraph FP32."""
-    ok, why = runtime_status(runtime)
+             threads: int | None = None, device: str = "cpu") -> Cell:
+    """Run one model on one runtime (a latency backend name) on a device and compare with Paddle dygraph FP32."""
+    from kbench.bench.latency import BACKENDS, capability
+
+    backend = BACKENDS[runtime]
+    ok, why = runtime_status(backend.runtime)
     if not ok:
         return Cell(card.name, runtime, precision, "unavailable", detail=why)
-    if precision != "fp32":
-        from kbench.bench.latency import capability
-
-        ok, why = capability(runtime, "cpu", precision)
-        if not ok:  # it would compute FP32: never a pass labelled fp16
-            return Cell(card.name, runtime, precision, "unavailable", detail=f"{precision} on cpu: {why}")
+    ok, why = capability(runtime, device, precision)
+    if not ok:  # e.g. FP16 on a CPU would compute FP32: never a pass labelled fp16
+        return Cell(card.name, runtime, precision, "unavailable", detail=f"{precision} on {device}: {why}")
     x = reference_input(card, batch)
     if reference is None:
         with get_adapter("paddle") as ref_adapter:
             ref_adapter.load(card, weights="random")
             reference = ref_adapter.run(x)
-    adapter = get_adapter(runtime)
+    options = dict(backend.options)
+    if device == "gpu" and not card.top_down and runtime in _ENGINE_BUILDERS:
+        options["input_hw"] = tuple(x.shape[2:])
+    adapter = get_adapter(backend.runtime)
     try:
-        adapter.load(card, weights="random", device="cpu", precision=precision, batch=batch, threads=threads)
+        adapter.load(card, weights="random", device=device, precision=precision, batch=batch,
+                     threads=threads if device == "cpu" else None, **options)
         got = adapter.run(x)
     finally:
         adapter.close()
@@ -120,11 +139,12 @@ def run_cell(card, runtime: str, precision: str = "fp32", batch: int = 1, refere
 
 
 def conformance_matrix(cards, runtimes, precision: str = "fp32", batch: int = 1, progress=None,
-                       threads: int | None = None) -> list[Cell]:
+                       threads: int | None = None, device: str = "cpu") -> list[Cell]:
     """Every (model, runtime) cell; errors become cells with status "error" and a one-line detail.
 
     ``progress`` is a :mod:`kbench.progress` callback (cells done of all), True for a terminal bar, or None.
     """
+    from kbench.bench.latency import BACKENDS
     from kbench.errors import InputError
     from kbench.progress import tracker
 
@@ -136,11 +156,11 @@ def conformance_matrix(cards, runtimes, precision: str = "fp32", batch: int = 1,
             for runtime in runtimes:
                 bar.status(f"{card.name} / {runtime}")
                 try:
-                    if reference is None and runtime_status(runtime)[0]:
+                    if reference is None and runtime_status(BACKENDS[runtime].runtime)[0]:
                         with get_adapter("paddle") as ref_adapter:
                             ref_adapter.load(card, weights="random")
                             reference = ref_adapter.run(reference_input(card, batch))
-                    cells.append(run_cell(card, runtime, precision, batch, reference, threads))
+                    cells.append(run_cell(card, runtime, precision, batch, reference, threads, device))
                 except (InputError, ValueError) as exc:
                     cells.append(Cell(card.name, runtime, precision, "error", detail=str(exc).splitlines()[0]))
                 except Exception as exc:  # a runtime's own failure is a cell of the matrix, not a crash

@@ -504,6 +504,7 @@ class ConformanceSpec(Spec):
     fp16: bool = False
     batch: int = 1
     threads: int | None = None
+    device: str = "cpu"
 
     def validate(self) -> None:
         _text("models", self.models)
@@ -511,19 +512,27 @@ class ConformanceSpec(Spec):
         _flag("fp16", self.fp16)
         _positive("batch", self.batch, allow_none=False)
         _positive("threads", self.threads)
+        if self.device not in ("cpu", "gpu"):
+            raise InputError(f"--device must be cpu or gpu, got {self.device!r}")
+        if self.device == "gpu" and self.threads is not None:
+            raise InputError("--threads sets CPU threads; the GPU runtimes take none (drop --threads with "
+                             "--device gpu)")
         from kbench.cards import select_cards
         from kbench.conformance import select_runtimes
 
         select_cards(self.models)
-        runtimes = select_runtimes(self.backends)
-        if self.fp16:
-            from kbench.bench.latency import capability
+        runtimes = select_runtimes(self.backends, self.device)
+        from kbench.bench.latency import capability
 
-            reasons = [f"{r} {capability(r, 'cpu', 'fp16')[1]}" for r in runtimes
-                       if not capability(r, "cpu", "fp16")[0]]
-            if len(reasons) == len(runtimes):  # a CPU FP16 "pass" would be an FP32 run labelled fp16
-                raise InputError(f"--fp16: conformance runs on the CPU, where no selected runtime computes FP16 "
-                                 f"({'; '.join(reasons)})")
+        precision = "fp16" if self.fp16 else "fp32"
+        reasons = [f"{r} {capability(r, self.device, precision)[1]}" for r in runtimes
+                   if not capability(r, self.device, precision)[0]]
+        if self.fp16 and self.device == "cpu" and len(reasons) == len(runtimes):
+            # a CPU FP16 "pass" would be an FP32 run labelled fp16
+            raise InputError(f"--fp16: conformance runs on the CPU, where no selected runtime computes FP16 "
+                             f"({'; '.join(reasons)}); use --device gpu")
+        if self.device == "gpu" and self.backends and reasons:
+            raise InputError(f"--device gpu: {reasons[0]}")
 
     @property
     def precision(self) -> str:

@@ -17,7 +17,7 @@ def run(args, parser) -> int:
     from kbench.specs import ConformanceSpec
 
     spec = ConformanceSpec(models=args.models, backends=args.backends, fp16=args.fp16, batch=args.batch,
-                           threads=args.threads)
+                           threads=args.threads, device=args.device)
     if args.record:
         check_output_path(args.record, "--record")
     progress = TerminalProgress(enabled=sys.stderr.isatty() and not args.json)

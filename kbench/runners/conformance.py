@@ -18,15 +18,16 @@ def run_conformance(spec, progress=None) -> Record:
     from kbench.conformance import TOLERANCE, conformance_matrix, format_matrix, select_runtimes
 
     cards = select_cards(spec.models)
-    runtimes = select_runtimes(spec.backends)
+    runtimes = select_runtimes(spec.backends, spec.device)
     cells = conformance_matrix(cards, runtimes, precision=spec.precision, batch=spec.batch, progress=progress,
-                               threads=spec.threads)
+                               threads=spec.threads, device=spec.device)
     metrics = {f"cells_{status}": sum(c.status == status for c in cells)
                for status in ("pass", "fail", "error", "unavailable")}
     for c in cells:
         if c.max_rel is not None:
             metrics[f"max_rel.{c.model}.{c.runtime}"] = c.max_rel
-    options = {"models": [c.name for c in cards], "runtimes": runtimes, "precision": spec.precision,
+    options = {"models": [c.name for c in cards], "runtimes": runtimes, "device": spec.device,
+               "precision": spec.precision,
                "batch": spec.batch, "threads": spec.threads, "tolerance": TOLERANCE[spec.precision],
                "reference": "paddle dygraph fp32, seeded random weights and input",
                "cells": [c.to_dict() for c in cells]}
