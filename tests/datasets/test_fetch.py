@@ -274,6 +274,35 @@ def test_ctrl_c_while_extracting_leaves_no_tree(server, data, coco, monkeypatch)
     assert _fetch("coco-val2017").files == 3
 
 
+def test_a_killed_installers_leftovers_are_cleaned_and_parallel_fetches_install_once(server, data, coco,
+                                                                                      monkeypatch):
+    import threading
+
+    _serve_coco(server, monkeypatch, coco)
+    stale = data / ".coco-val2017.tmp-killed"  # what a SIGKILLed installer leaves: never the data set's folder
+    (stale / "val2017").mkdir(parents=True)
+    (stale / "val2017" / "half.jpg").write_bytes(b"half")
+    assert dataset_status("coco-val2017")["state"] == "absent"
+    server.delay = 0.01
+    reports, errors = [], []
+
+    def worker():
+        try:
+            reports.append(fetch_dataset("coco-val2017", progress=True, timeout=TIMEOUT))  # bars off: not a tty
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    assert sorted(r.already for r in reports) == [False, True]  # one installed it, the other found it installed
+    assert sorted(r["path"] for r in server.requests) == sorted([COCO_ANN, COCO_IMAGES])
+    assert not stale.exists() and dataset_status("coco-val2017")["state"] == "present"
+
+
 # ------------------------------------------------------------------------------------- malicious archives
 
 
