@@ -264,7 +264,10 @@ def _locked_part(part: Path) -> Iterator[IO[bytes]]:
     try:
         yield fh
     finally:
-        fh.close()
+        # on a full disk the final flush fails too: what reached the disk is still a prefix of the file, which a
+        # resume re-hashes, so the error that matters is the one already being raised
+        with contextlib.suppress(OSError):
+            fh.close()
 
 
 def _cannot(url: str, target: Path, reason: str) -> InputError:
@@ -379,8 +382,9 @@ def _download_into(fh: IO[bytes], url: str, target: Path, part: Path, progress: 
                     try:
                         fh.write(block)
                     except OSError as exc:
-                        raise InputError(f"cannot write {part}: {exc.strerror or exc} (the partial file is kept: free "
-                                         f"some space and run again to resume)") from None
+                        kept = ("the partial file is kept: run again to resume once that is fixed" if got else
+                                "run again once that is fixed")
+                        raise InputError(f"cannot write {part}: {exc.strerror or exc} ({kept})") from None
                     h.update(block)
                     got += len(block)
                     bar.update(len(block))

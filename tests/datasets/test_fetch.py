@@ -256,6 +256,47 @@ def test_a_full_disk_while_extracting_installs_nothing_and_keeps_the_downloads(s
     assert len(server.requests) == n  # installed from the kept downloads
 
 
+def test_a_full_disk_while_downloading_keeps_a_resumable_part(server, data, coco, monkeypatch, capsys):
+    import contextlib
+
+    _serve_coco(server, monkeypatch, coco)
+    real, limit = download._locked_part, 100 * 1024  # per part file: the small annotations zip fits, the images not
+    assert len(coco[COCO_ANN]) < limit < len(coco[COCO_IMAGES])
+
+    class FullAfter:
+        """The part file, on a disk that fills up after ``limit`` bytes."""
+
+        def __init__(self, fh):
+            self.fh, self.written = fh, 0
+
+        def write(self, block):
+            if self.written + len(block) > limit:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.written += len(block)
+            return self.fh.write(block)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    @contextlib.contextmanager
+    def full(part):
+        with real(part) as fh:
+            yield FullAfter(fh)
+
+    monkeypatch.setattr(download, "_locked_part", full)
+    err = _one_line_exit_2(["data", "fetch", "coco-val2017", "--no-progress"], capsys)
+    assert "no space left on device" in err.lower() and "partial file is kept" in err
+    assert _visible(data) == []
+    parts = [p for p in (data / ".downloads").iterdir() if p.name.endswith(".part")]
+    assert len(parts) == 1 and parts[0].name.startswith("val2017-")
+    kept = parts[0].stat().st_size
+    assert 0 < kept <= limit
+
+    monkeypatch.setattr(download, "_locked_part", real)
+    assert _fetch("coco-val2017").files == 3
+    assert [r for r in server.requests if r["path"] == COCO_IMAGES][-1]["range"] == f"bytes={kept}-"
+
+
 def test_ctrl_c_while_extracting_leaves_no_tree(server, data, coco, monkeypatch):
     _serve_coco(server, monkeypatch, coco)
     real_copy, calls = fetch_mod._copy, []

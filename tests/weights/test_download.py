@@ -469,3 +469,18 @@ def test_the_mirror_names_itself_in_errors_and_a_bad_mirror_is_one_line(server, 
     monkeypatch.setenv("KBENCH_MIRROR", "ftp://mirror")
     with pytest.raises(InputError, match=r"^KBENCH_MIRROR=ftp://mirror: not an http\(s\) base URL"):
         _fetch(server.url(), cache)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux), a device that is always full")
+def test_a_really_full_disk_is_one_line(server, cache):
+    """The part file is a link to /dev/full: every write fails with ENOSPC, as on a full disk."""
+    target = cache_path(server.url(), cache)
+    cache.mkdir()
+    part = target.with_name(target.name + ".part")
+    part.symlink_to("/dev/full")
+    with pytest.raises(InputError) as info:
+        _fetch(server.url(), cache, sha256=SHA)
+    msg = str(info.value)
+    assert msg == f"cannot write {part}: No space left on device (run again once that is fixed)"
+    assert not target.exists() and not os.path.lexists(part)  # nothing was kept: nothing reached the disk
+    assert _fetch(server.url(), cache, sha256=SHA).read_bytes() == PAYLOAD
