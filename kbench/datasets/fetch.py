@@ -72,6 +72,17 @@ def downloads_dir() -> Path:
 class _Damaged(Exception):
     """Reading the archive failed: it is truncated or corrupt."""
 
+    def __init__(self, exc: BaseException):
+        text = " ".join(str(exc).split())  # one line, whatever the library's message
+        super().__init__(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+class _Refused(Exception):
+    """An archive member is unsafe to extract: the whole archive is refused."""
+
+    def __init__(self, member: str, why: str):
+        super().__init__(f"member {member!r} {why}")
+
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
@@ -159,7 +170,7 @@ def _copy(read: Callable[[int], bytes], path: Path, name: str, bar=None) -> int:
                 try:
                     block = read(_BLOCK)
                 except _READ_ERRORS as exc:
-                    raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+                    raise _Damaged(exc) from None
                 if not block:
                     break
                 out.write(block)
@@ -185,7 +196,7 @@ def _extract_zip(src: Source, archive: Path, tmp: Path, name: str, keep: set[str
     try:
         zf = zipfile.ZipFile(archive)
     except _READ_ERRORS as exc:
-        raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+        raise _Damaged(exc) from None
     with zf:
         infos = zf.infolist()
         for info in infos:  # every member is checked before anything is written
@@ -205,7 +216,7 @@ def _extract_zip(src: Source, archive: Path, tmp: Path, name: str, keep: set[str
                 try:
                     member = zf.open(info)
                 except _READ_ERRORS as exc:
-                    raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+                    raise _Damaged(exc) from None
                 with member:
                     _copy(member.read, tmp / dest, name, bar)
                 written[dest] = pattern
@@ -221,13 +232,13 @@ def _extract_tar(src: Source, archive: Path, tmp: Path, name: str, keep: set[str
             # a stream ("r|*"): the archive is read once, member after member, whatever its compression
             tf = tarfile.open(fileobj=_Counting(raw, bar), mode="r|*")
         except _READ_ERRORS as exc:
-            raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+            raise _Damaged(exc) from None
         with tf:
             while True:
                 try:
                     member = tf.next()
                 except _READ_ERRORS as exc:
-                    raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+                    raise _Damaged(exc) from None
                 if member is None:
                     break
                 why = _unsafe(member.name)
@@ -248,15 +259,10 @@ def _extract_tar(src: Source, archive: Path, tmp: Path, name: str, keep: set[str
                 try:
                     fin = tf.extractfile(member)
                 except _READ_ERRORS as exc:
-                    raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+                    raise _Damaged(exc) from None
                 _copy(fin.read, tmp / match[0], name)
                 written[match[0]] = match[1]
     return written
-
-
-class _Refused(Exception):
-    def __init__(self, member: str, why: str):
-        super().__init__(f"member {member!r} {why}")
 
 
 def _set_aside(path: Path, suffix: str) -> Path:
