@@ -23,6 +23,8 @@ _EVAL_EPILOG = """examples:
       the README's detector-box AP: COCO val2017 images, the zoo's checkpoint and bbox.json (downloaded)
   kbench eval --model hrnet_w32_256x256_mpii --data-root dataset/mpii --backend onnxruntime
       MPII PCKh (annotations/mpii_val.json, annotations/mpii_gt_val.mat, images/)
+  kbench eval --model hrnet_w32_256x192 --download
+      COCO val2017 fetched into $KBENCH_DATA first (`kbench data fetch coco-val2017`), then used by default
   kbench eval --sample
       evaluate a built-in synthetic COCO-like predictions sample (no model, no files)
   kbench eval --predictions keypoints_results.json --ann person_keypoints_val2017.json
@@ -72,6 +74,7 @@ _PARSER_MODULES = (
     "kbench.commands.store_args",
     "kbench.commands.report_args",
     "kbench.commands.sweep_args",
+    "kbench.commands.data_args",
 )
 
 
@@ -178,7 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "val2017 person detections, human AP 56.4, downloaded and cached)")
     model.add_argument("--data-root", metavar="DIR",
                        help="data set folder: COCO (annotations/person_keypoints_val2017.json, val2017/) or MPII "
-                            "(annotations/mpii_val.json, annotations/mpii_gt_val.mat, images/)")
+                            "(annotations/mpii_val.json, annotations/mpii_gt_val.mat, images/); default: the one "
+                            "`kbench data fetch` installed under $KBENCH_DATA")
+    model.add_argument("--download", action="store_true",
+                       help="without --data-root: fetch the model's data set first when it is not there yet "
+                            "(`kbench data fetch`)")
     model.add_argument("--image-dir", metavar="DIR", help="image folder (default: from --data-root)")
     model.add_argument("--mpii-gt", metavar="FILE",
                        help="MPII ground truth .mat (default: mpii_gt_val.mat beside --ann)")

@@ -361,10 +361,9 @@ class EvalSpec(Spec):
                 raise InputError("--sample uses its own generated data; do not combine it with --data-root/--ann/"
                                  "--image-dir")
         elif not self.data_root and not self.ann:
-            from kbench.runners.data import layout_hint
+            from kbench.runners.data import missing_data_message
 
-            raise InputError(f"eval --model needs data: --data-root DIR (or --ann and --image-dir), or --sample; "
-                             f"{layout_hint(card.dataset)}")
+            raise InputError(missing_data_message(card.dataset))
         if card.dataset == "mpii" and self.limit:
             raise InputError("--limit is not supported for MPII: PCKh is defined over the whole ground-truth file")
 

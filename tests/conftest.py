@@ -29,14 +29,18 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def fresh_kbench_cache(tmp_path_factory):
     """Exports and downloads go to a cache made for this test session, so no test reads an artifact that an
-    earlier version of kbench wrote (the Paddle Lite worker environment is not a cache and is kept)."""
-    old = os.environ.get("KBENCH_CACHE")
+    earlier version of kbench wrote (the Paddle Lite worker environment is not a cache and is kept); fetched data
+    sets go to a fresh ``$KBENCH_DATA`` too, and no ``$KBENCH_MIRROR`` of the developer's redirects a download."""
+    saved = {name: os.environ.get(name) for name in ("KBENCH_CACHE", "KBENCH_DATA", "KBENCH_MIRROR")}
     os.environ["KBENCH_CACHE"] = str(tmp_path_factory.mktemp("kbench-cache"))
+    os.environ["KBENCH_DATA"] = str(tmp_path_factory.mktemp("kbench-data"))
+    os.environ.pop("KBENCH_MIRROR", None)
     yield
-    if old is None:
-        os.environ.pop("KBENCH_CACHE", None)
-    else:
-        os.environ["KBENCH_CACHE"] = old
+    for name, old in saved.items():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -46,6 +46,22 @@ def _paths(args, spec) -> tuple[Path | None, Path | None]:
     return record, p.with_name(p.stem + f"-{spec.model}-keypoints.json")
 
 
+def _default_data(args) -> None:
+    """Without ``--data-root``, ``--ann`` or ``--sample``, a model evaluates on the data set ``kbench data fetch``
+    installed (fetched first with ``--download``); without one, the spec says which command gets it."""
+    from kbench.errors import InputError
+
+    explicit = args.data_root or args.ann or args.image_dir or args.sample is not None
+    if args.download and (explicit or not args.model):
+        raise InputError("--download fetches the model's data set into $KBENCH_DATA; it is used with --model and "
+                         "without --data-root/--ann/--image-dir/--sample")
+    if args.model and not explicit:
+        from kbench.runners.data import fetched_data_root
+
+        log = None if args.no_progress else (lambda line: print(f"kbench: {line}", file=sys.stderr))
+        args.data_root = fetched_data_root(args.model, download=args.download, progress=not args.no_progress, log=log)
+
+
 def run(args, parser) -> int:
     """Run ``kbench eval`` on its arguments."""
     from dataclasses import replace
@@ -55,6 +71,7 @@ def run(args, parser) -> int:
     from kbench.runners import run as run_spec
     from kbench.specs import check_weights
 
+    _default_data(args)
     spec = eval_spec(args)
     record_path, results_path = _paths(args, spec)
     if spec.form == "model":

@@ -1,4 +1,9 @@
-"""Where an evaluation's files are: a data set folder, explicit files, or the generated sample."""
+"""Where an evaluation's files are: a data set folder, explicit files, the generated sample, or a fetched data set.
+
+Fetched data sets (``kbench data fetch``, :mod:`kbench.datasets.fetch`) live under ``$KBENCH_DATA``; an
+evaluation of a zoo model given no ``--data-root`` uses the one its card's data set names
+(:func:`fetched_data_root`), and the default detector boxes come from the fetched ``coco-val2017-det``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ from pathlib import Path
 
 from kbench.errors import InputError
 
-__all__ = ["DataFiles", "COCO_LAYOUT", "MPII_LAYOUT", "DEFAULT_DETECTIONS_URL", "layout_hint", "resolve_data",
-           "detections_path"]
+__all__ = ["DataFiles", "COCO_LAYOUT", "MPII_LAYOUT", "DEFAULT_DETECTIONS_URL", "DETECTIONS_DATASET", "layout_hint",
+           "resolve_data", "detections_path", "fetched_data_root", "missing_data_message", "fetch_datasets",
+           "list_datasets"]
 
-# The zoo README's "Detector having human AP of 56.4 on COCO val2017 dataset".
+# The zoo README's "Detector having human AP of 56.4 on COCO val2017 dataset" (the registry's coco-val2017-det).
 DEFAULT_DETECTIONS_URL = "https://paddledet.bj.bcebos.com/data/bbox.json"
+DETECTIONS_DATASET = "coco-val2017-det"
 COCO_LAYOUT = ("expected COCO's layout: DATA_ROOT/annotations/person_keypoints_val2017.json and DATA_ROOT/val2017/"
                "*.jpg (or give --ann and --image-dir)")
 MPII_LAYOUT = ("expected MPII's layout: DATA_ROOT/annotations/mpii_val.json, DATA_ROOT/annotations/mpii_gt_val.mat "
@@ -21,6 +28,57 @@ MPII_LAYOUT = ("expected MPII's layout: DATA_ROOT/annotations/mpii_val.json, DAT
 def layout_hint(dataset: str) -> str:
     """The expected folder layout of a data set, as error messages name it."""
     return COCO_LAYOUT if dataset == "coco" else MPII_LAYOUT
+
+
+def missing_data_message(dataset: str) -> str:
+    """The one line ``eval --model`` gives without data: the ``kbench data fetch`` command that gets it, its size."""
+    from kbench.datasets.registry import DATASETS, DEFAULT_FOR
+
+    name = DEFAULT_FOR.get(dataset)
+    fetch = ""
+    if name is not None:
+        ds = DATASETS[name]
+        fetch = (f"`kbench data fetch {name}` gets it ({ds.title.split(':')[0]}, {ds.size_text()}; or add --download)"
+                 f", or give ")
+    sample = ", or --sample" if dataset == "coco" else ""
+    return f"eval --model needs data: {fetch}--data-root DIR{sample}; {layout_hint(dataset)}"
+
+
+def fetched_data_root(model: str, download: bool = False, progress: bool = True, log=None) -> str | None:
+    """The fetched data set ``eval --model`` uses without ``--data-root``: its folder when installed, fetched first
+    with ``download``; None when it is not there (the spec then says how to get it, :func:`missing_data_message`).
+    """
+    from kbench.cards import get_card
+    from kbench.datasets.registry import DEFAULT_FOR
+
+    name = DEFAULT_FOR.get(get_card(model).dataset)
+    if name is None:
+        return None
+    from kbench.datasets.fetch import fetch_dataset, installed_manifest
+    from kbench.datasets.registry import dataset_root
+
+    if installed_manifest(name) is not None:
+        return str(dataset_root(name))
+    if not download:
+        return None
+    return str(fetch_dataset(name, progress=progress, log=log).root)
+
+
+def fetch_datasets(names, progress: bool = True, log=None) -> list:
+    """``kbench data fetch``: fetch each named data set (:func:`kbench.datasets.fetch.fetch_dataset`), in order."""
+    from kbench.datasets.fetch import fetch_dataset
+    from kbench.datasets.registry import get_dataset
+
+    for name in names:  # every name checked before anything is downloaded
+        get_dataset(name)
+    return [fetch_dataset(name, progress=progress, log=log) for name in names]
+
+
+def list_datasets() -> list[dict]:
+    """``kbench data list``: the state of every registered data set (:func:`kbench.datasets.fetch.dataset_status`)."""
+    from kbench.datasets.fetch import all_statuses
+
+    return all_statuses()
 
 
 class DataFiles:
@@ -71,7 +129,7 @@ def detections_path(det_file: str | None, data: DataFiles, progress: bool = Fals
     elif data.det_file:
         return data.det_file, "the sample's generated detector boxes"
     else:
-        source = DEFAULT_DETECTIONS_URL
+        return _default_detections(progress)
     if source.startswith(("http://", "https://")):
         from kbench.weights.download import fetch
 
@@ -83,3 +141,20 @@ def detections_path(det_file: str | None, data: DataFiles, progress: bool = Fals
     if not os.path.isfile(source):
         raise InputError(f"--det-file {source}: not found (a COCO detection-results JSON, or its URL)")
     return source, source
+
+
+def _default_detections(progress: bool) -> tuple[str, str]:
+    """The zoo README's bbox.json from the fetched ``coco-val2017-det`` (fetched now when it is not there)."""
+    from kbench.datasets.fetch import fetch_dataset, installed_manifest
+    from kbench.datasets.registry import dataset_root
+    from kbench.weights.download import set_verification
+
+    manifest = installed_manifest(DETECTIONS_DATASET)
+    path = dataset_root(DETECTIONS_DATASET) / "bbox.json"
+    if manifest is None or not path.is_file():  # not fetched yet, or changed since (then installed again)
+        manifest = {"sources": fetch_dataset(DETECTIONS_DATASET, progress=progress).sources}
+    sources = manifest.get("sources") or [{}]
+    verification = sources[0].get("verification")
+    if verification:
+        set_verification(path, verification)
+    return str(path), DEFAULT_DETECTIONS_URL

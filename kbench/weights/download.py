@@ -1,10 +1,16 @@
-"""Download model weights once into a local cache: resumable, verified, safe to run from parallel jobs.
+"""Download files (model weights, data sets) once into a local cache: resumable, verified, safe in parallel jobs.
 
 ``fetch(url)`` keeps ``<cache>/<stem>-<url hash><ext>``, named after the URL's basename (the cache is
-``$KBENCH_CACHE``, else ``~/.cache/kbench/weights``). A download goes to ``<name>.part``, resumes from it with
-an HTTP Range request after an interruption (Ctrl-C included), and is renamed into place only once complete
-and verified. The sha256 of every cached file is kept in ``<name>.sha256`` (``sha256sum -c`` reads it), so a
-cached file that changes later is noticed even when the caller pinned no hash.
+``$KBENCH_CACHE``, else ``~/.cache/kbench/weights``; :mod:`kbench.datasets.fetch` passes its own). A download goes to
+``<name>.part``, resumes from it with an HTTP Range request after an interruption (Ctrl-C included), and is renamed
+into place only once complete and verified. The sha256 of every cached file is kept in ``<name>.sha256`` (``sha256sum
+-c`` reads it), so a cached file that changes later is noticed even when the caller pinned no hash. A published md5
+(``md5=``, as PaddleDetection's ``ppdet/utils/download.py`` pins COCO's archives) is checked the same way.
+
+``KBENCH_MIRROR`` (a base URL) replaces the scheme and host of every download, for users behind a proxy mirror
+and for the tests: ``KBENCH_MIRROR=http://mirror.local/kbench`` fetches
+``http://images.cocodataset.org/zips/val2017.zip`` from ``http://mirror.local/kbench/zips/val2017.zip``. The cache
+is keyed by the original URL, so a file fetched through a mirror is the one fetched without it.
 """
 
 from __future__ import annotations
@@ -37,10 +43,12 @@ except ImportError:  # pragma: no cover - Windows: no lock, parallel downloads o
     fcntl = None
 
 __all__ = ["fetch", "resolve_weights", "checkpoint_spec", "cache_path", "default_cache_dir", "DEFAULT_TIMEOUT",
-           "split_pin", "pin", "verification", "VERIFIED", "RECORDED", "MATCHED_RECORD"]
+           "split_pin", "pin", "verification", "set_verification", "recorded_sha256", "mirrored", "VERIFIED",
+           "VERIFIED_MD5", "RECORDED", "MATCHED_RECORD", "MIRROR_ENV"]
 
 #: What :func:`verification` says of a download: checked against a hash given in advance, or not.
 VERIFIED = "verified against the pinned sha256"
+VERIFIED_MD5 = "verified against the published md5"
 RECORDED = "sha256 recorded on first download (no published hash to verify against)"
 MATCHED_RECORD = "matched the sha256 recorded at its first download (no published hash to verify against)"
 _VERIFICATION: dict = {}
@@ -73,10 +81,38 @@ def verification(path: str | os.PathLike) -> str | None:
     """How the file :func:`fetch` returned at ``path`` was checked in this process (None: not downloaded)."""
     return _VERIFICATION.get(str(path))
 
+
+def set_verification(path: str | os.PathLike, text: str) -> None:
+    """Say how a file that did not come from :func:`fetch` in this process was checked (a fetched data set's file)."""
+    _VERIFICATION[str(path)] = text
+
+
+#: The environment variable whose base URL replaces the scheme and host of every download.
+MIRROR_ENV = "KBENCH_MIRROR"
+
+
+def mirrored(url: str) -> str:
+    """``url`` as fetched: with ``$KBENCH_MIRROR`` set, its scheme and host are replaced by the mirror's base URL.
+
+    The mirror's own path is kept as a prefix (``http://m/kb`` + ``/zips/val2017.zip``), and so is the URL's query.
+
+    Raises:
+        InputError: ``$KBENCH_MIRROR`` is set but is not an http(s) URL with a host.
+    """
+    base = os.environ.get(MIRROR_ENV, "").strip()
+    if not base:
+        return url
+    b = urllib.parse.urlsplit(base)
+    if b.scheme.lower() not in ("http", "https") or not b.netloc:
+        raise InputError(f"{MIRROR_ENV}={base}: not an http(s) base URL (e.g. http://mirror.example.com/kbench)")
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((b.scheme, b.netloc, b.path.rstrip("/") + (u.path or "/"), u.query, ""))
+
 #: Seconds to wait for a connection or for the next bytes of a response.
 DEFAULT_TIMEOUT = 30.0
 _CHUNK = 1 << 16
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 def default_cache_dir() -> Path:
@@ -117,6 +153,39 @@ def _normalize_sha256(sha256: str | None) -> str | None:
     return value
 
 
+def _normalize_md5(md5: str | None) -> str | None:
+    if md5 is None:
+        return None
+    value = md5.strip().lower().removeprefix("md5:")
+    if not _HEX32.fullmatch(value):
+        raise InputError(f"{md5!r} is not an md5 digest (32 hexadecimal digits)")
+    return value
+
+
+class _Digests:
+    """sha256 (always) and md5 (when asked for) of the same bytes, in one pass."""
+
+    def __init__(self, md5: bool):
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False) if md5 else None
+
+    def update(self, block: bytes) -> None:
+        self.sha256.update(block)
+        if self.md5 is not None:
+            self.md5.update(block)
+
+
+def _file_digests(path: Path, md5: bool) -> tuple[str, str | None]:
+    """(sha256, md5 or None) of a file; sha256 alone goes through the shared helper (and its digest cache)."""
+    if not md5:
+        return sha256_file(path), None
+    d = _Digests(md5=True)
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK * 16):
+            d.update(block)
+    return d.sha256.hexdigest(), d.md5.hexdigest()
+
+
 def _sidecar(target: Path) -> Path:
     return target.with_name(target.name + ".sha256")
 
@@ -128,6 +197,11 @@ def _read_sidecar(target: Path) -> str | None:
         return None
     # a damaged sidecar is as good as none: the file is re-hashed and the sidecar rewritten
     return words[0].lower() if words and _HEX64.fullmatch(words[0].lower()) else None
+
+
+def recorded_sha256(path: str | os.PathLike) -> str | None:
+    """The sha256 :func:`fetch` recorded for a cached file (its ``.sha256`` sidecar), or None."""
+    return _read_sidecar(Path(path))
 
 
 def _write_sidecar(target: Path, digest: str) -> None:
@@ -143,14 +217,20 @@ def _write_sidecar(target: Path, digest: str) -> None:
         raise
 
 
-def _cached(target: Path, expected: str | None, warn: bool = True) -> bool:
+def _cached(target: Path, expected: str | None, warn: bool = True, md5: str | None = None) -> bool:
     """True if ``target`` holds the wanted file. One that fails its hash stays until a good download replaces it."""
     if not target.is_file():
         return False
     recorded = _read_sidecar(target)
     want = expected or recorded
-    actual = sha256_file(target)
-    if want is None or actual == want:
+    actual, actual_md5 = _file_digests(target, md5 is not None)
+    if md5 is not None and actual_md5 != md5:
+        if warn:
+            print(f"kbench: {target} does not match the published md5 (expected {md5}, got {actual_md5}): downloading "
+                  f"it again", file=sys.stderr)
+        return False
+    if want is None or actual == want or (md5 is not None and expected is None):
+        # a file that matches its published md5 is the published file, whatever an older sidecar said
         if recorded != actual:
             with contextlib.suppress(OSError):  # a read-only shared cache still serves its files
                 _write_sidecar(target, actual)
@@ -184,7 +264,10 @@ def _locked_part(part: Path) -> Iterator[IO[bytes]]:
     try:
         yield fh
     finally:
-        fh.close()
+        # on a full disk the final flush fails too: what reached the disk is still a prefix of the file, which a
+        # resume re-hashes, so the error that matters is the one already being raised
+        with contextlib.suppress(OSError):
+            fh.close()
 
 
 def _cannot(url: str, target: Path, reason: str) -> InputError:
@@ -218,8 +301,8 @@ def _content_range(header: str | None) -> tuple[int | None, int | None]:
     return (int(m[1]) if m[1] else None), (int(m[2]) if m[2] != "*" else None)
 
 
-def _hash_of(fh: IO[bytes], size: int) -> Any:
-    h = hashlib.sha256()
+def _hash_of(fh: IO[bytes], size: int, md5: bool = False) -> Any:
+    h = _Digests(md5)
     fh.seek(0)
     left = size
     while left:
@@ -239,8 +322,9 @@ def _size(n: float) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _download_into(fh: IO[bytes], url: str, target: Path, part: Path, progress: bool, timeout: float) -> str:
-    """Complete the (locked, append-mode) part file from ``url``; returns the sha256 of the whole file."""
+def _download_into(fh: IO[bytes], url: str, target: Path, part: Path, progress: bool, timeout: float,
+                   md5: bool = False) -> _Digests:
+    """Complete the (locked, append-mode) part file from ``url``; returns the digests of the whole file."""
     # A server that ignores Range (200), refuses it (416) or answers another range restarts from zero,
     # which needs one more request; the third try is for a 416 on the restart, which should not happen.
     for _ in range(3):
@@ -257,7 +341,7 @@ def _download_into(fh: IO[bytes], url: str, target: Path, part: Path, progress: 
                     raise _cannot(url, target, _reason(exc, url, timeout)) from None
                 _, total = _content_range(exc.headers.get("Content-Range"))
             if total == have:  # the part already holds the whole file (interrupted before the rename)
-                return _hash_of(fh, have).hexdigest()
+                return _hash_of(fh, have, md5)
             fh.truncate(0)
             continue
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
@@ -281,7 +365,7 @@ def _download_into(fh: IO[bytes], url: str, target: Path, part: Path, progress: 
             else:
                 raise _cannot(url, target, f"unexpected HTTP status {resp.status} {resp.reason}")
 
-            h = _hash_of(fh, have)
+            h = _hash_of(fh, have, md5)
             fh.seek(0, os.SEEK_END)
             got = have
             # disable=None turns the bar off when stderr is not a terminal (CI logs, pipes)
@@ -298,14 +382,16 @@ def _download_into(fh: IO[bytes], url: str, target: Path, part: Path, progress: 
                     try:
                         fh.write(block)
                     except OSError as exc:
-                        raise InputError(f"cannot write {part}: {exc.strerror or exc}") from None
+                        kept = ("the partial file is kept: run again to resume once that is fixed" if got else
+                                "run again once that is fixed")
+                        raise InputError(f"cannot write {part}: {exc.strerror or exc} ({kept})") from None
                     h.update(block)
                     got += len(block)
                     bar.update(len(block))
             fh.flush()
             if total is not None and got != total:
                 raise _interrupted(url, part, got, total, "the connection closed early")
-            return h.hexdigest()
+            return h
     raise _cannot(url, target, "the server does not answer a resume request with the range asked for")
 
 
@@ -316,13 +402,14 @@ def _interrupted(url: str, part: Path, got: int, total: int | None, reason: str)
 
 
 def fetch(url: str, sha256: str | None = None, cache_dir: str | os.PathLike | None = None, progress: bool = True,
-          *, timeout: float = DEFAULT_TIMEOUT) -> Path:
+          *, timeout: float = DEFAULT_TIMEOUT, md5: str | None = None, keep_bad: bool = False) -> Path:
     """Download ``url`` into the weights cache, or return the cached copy without touching the network.
 
-    A cached file is returned when it matches ``sha256`` or, with no ``sha256``, the hash recorded when it was
-    downloaded; one that does not is downloaded again. A download resumes the ``.part`` file left by an
+    A cached file is returned when it matches ``sha256`` (and ``md5``) or, with neither, the hash recorded when
+    it was downloaded; one that does not is downloaded again. A download resumes the ``.part`` file left by an
     interrupted one and is renamed into place only after its hash checks out, so the cache never holds half
-    a file. Parallel calls for the same URL download it once.
+    a file. Parallel calls for the same URL download it once. With ``$KBENCH_MIRROR`` set, the file is
+    downloaded from the mirror (:func:`mirrored`) and cached under the original URL.
 
     Args:
         url: An http(s) URL.
@@ -331,13 +418,17 @@ def fetch(url: str, sha256: str | None = None, cache_dir: str | os.PathLike | No
         cache_dir: The cache folder; None for ``$KBENCH_CACHE`` or ``~/.cache/kbench/weights``.
         progress: Show a progress bar (bytes, rate, ETA) on a terminal.
         timeout: Seconds to wait for the connection and for each read.
+        md5: A published md5 to verify against (COCO's archives publish one); a download that matches it is
+            accepted whatever sha256 an earlier download recorded.
+        keep_bad: A download that fails its checksum is renamed to ``<name>.mismatch`` (kept aside for
+            inspection, never used) instead of being deleted.
 
     Returns:
         The path of the cached file.
 
     Raises:
         InputError: The URL cannot be downloaded (offline, unknown host, refused, HTTP error, interrupted) or
-            the download does not match its sha256. The message is one line.
+            the download does not match its sha256 or md5. The message is one line.
     """
     url, pinned = split_pin(url)
     if pinned is not None:
@@ -347,38 +438,56 @@ def fetch(url: str, sha256: str | None = None, cache_dir: str | os.PathLike | No
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
         raise InputError(f"{url}: not an http(s) URL")
     expected = _normalize_sha256(sha256)
+    md5 = _normalize_md5(md5)
+    source = mirrored(url)
     target = cache_path(url, cache_dir)
     had_record = _read_sidecar(target) is not None
-    _VERIFICATION[str(target)] = VERIFIED if expected else (MATCHED_RECORD if had_record else RECORDED)
+    _VERIFICATION[str(target)] = (VERIFIED if expected else VERIFIED_MD5 if md5 else
+                                  MATCHED_RECORD if had_record else RECORDED)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the weights cache {target.parent}: {exc.strerror or exc}") from None
-    if _cached(target, expected):
+        raise InputError(f"cannot create the download cache {target.parent}: {exc.strerror or exc}") from None
+    if _cached(target, expected, md5=md5):
         return target
 
     part = target.with_name(target.name + ".part")
     with _locked_part(part) as fh:
-        # with no sha256 given, a new download must match the hash recorded by the first one
-        want = expected or _read_sidecar(target)
-        if _cached(target, expected, warn=False):  # another job finished it while this one waited for the lock
+        # with no hash given, a new download must match the hash recorded by the first one
+        want = expected or (None if md5 else _read_sidecar(target))
+        if _cached(target, expected, warn=False, md5=md5):  # another job finished it while this one waited
             if os.fstat(fh.fileno()).st_size == 0:
                 part.unlink()
             return target
         try:
-            digest = _download_into(fh, url, target, part, progress, timeout)
+            digests = _download_into(fh, source, target, part, progress, timeout, md5=md5 is not None)
         except BaseException:
             if os.fstat(fh.fileno()).st_size == 0:  # nothing to resume: leave no empty part behind
                 part.unlink()
             raise
-        if want is not None and digest != want:
-            part.unlink()
+        digest = digests.sha256.hexdigest()
+        got_md5 = digests.md5.hexdigest() if digests.md5 is not None else None
+        why = None
+        if md5 is not None and got_md5 != md5:
+            why = (f"md5 mismatch: expected the published {md5}, got {got_md5} (a corrupt download, or the file "
+                   f"changed on the server)")
+        elif want is not None and digest != want:
             if expected is None:
-                why = (f"expected {want} as recorded in {_sidecar(target)} by the first download, got {digest}: the "
-                       f"file changed on the server; delete {_sidecar(target)} to accept it")
+                why = (f"sha256 mismatch: expected {want} as recorded in {_sidecar(target)} by the first download, "
+                       f"got {digest}: the file changed on the server; delete {_sidecar(target)} to accept it")
             else:
-                why = f"expected {want}, got {digest} (a corrupt download, or the file changed on the server)"
-            raise InputError(f"{url}: sha256 mismatch: {why}")
+                why = f"sha256 mismatch: expected {want}, got {digest} (a corrupt download, or the file changed on " \
+                      f"the server)"
+        if why is not None:
+            if keep_bad:
+                aside = target.with_name(target.name + ".mismatch")
+                if os.name == "nt":  # pragma: no cover - Windows cannot rename an open file
+                    fh.close()
+                os.replace(part, aside)
+                why += f"; the download is kept aside as {aside} and not used"
+            else:
+                part.unlink()
+            raise InputError(f"{source}: {why}")
         # the sidecar first: whoever sees the new file also sees its hash
         _write_sidecar(target, digest)
         if os.name == "nt":  # pragma: no cover - Windows cannot rename an open file

@@ -8,10 +8,10 @@ import re
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from local_server import LocalServer
 
 from kbench.errors import InputError
 from kbench.weights import download
@@ -23,78 +23,12 @@ NAME = "hrnet_w32_256x192.pdparams"
 TIMEOUT = 5.0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Serves ``server.files``; honours ``Range: bytes=N-`` unless the server is told to ignore it."""
-
-    server: _Server
-
-    def do_GET(self):  # noqa: N802 - the name http.server calls
-        srv = self.server
-        rng = self.headers.get("Range")
-        entry = {"path": self.path, "range": rng, "sent": 0}
-        with srv.lock:
-            srv.requests.append(entry)
-        body = srv.files.get(self.path)
-        if body is None:
-            self.send_error(404, "Not Found")
-            return
-        start = 0
-        if rng and not srv.ignore_range:
-            m = re.fullmatch(r"bytes=(\d+)-", rng)
-            assert m, rng
-            start = int(m[1])
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.send_header("Content-Type", "application/octet-stream")
-        self.end_headers()
-        rest = body[start:]
-        with srv.lock:
-            drop, srv.drop_after = srv.drop_after, None  # one-shot: the next request gets the whole answer
-        if drop is not None:
-            rest = rest[:drop]
-        for i in range(0, len(rest), 16 * 1024):
-            self.wfile.write(rest[i:i + 16 * 1024])
-            entry["sent"] += len(rest[i:i + 16 * 1024])
-            if srv.delay:
-                time.sleep(srv.delay)
-        self.wfile.flush()
-        # returning closes the connection (HTTP/1.0): after a drop, the client sees a short body
-
-    def log_message(self, format, *args):  # keep the test output clean
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(LocalServer):
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.files: dict[str, bytes] = {f"/weights/{NAME}": PAYLOAD}
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        self.ignore_range = False
-        self.drop_after: int | None = None
-        self.delay = 0.0
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        super().__init__({f"/weights/{NAME}": PAYLOAD})
 
     def url(self, path: str = f"/weights/{NAME}") -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-    def stop(self):
-        if self.thread.is_alive():
-            self.shutdown()
-            self.thread.join(timeout=5)
-        self.server_close()
+        return super().url(path)
 
 
 @pytest.fixture
@@ -473,3 +407,80 @@ def test_cli_sha256_flag_pins_the_weights_and_random_has_nothing_to_pin(tmp_path
     assert "--weights random has none" in capsys.readouterr().err
     assert main(["eval", "--model", "tinypose_128x96", "--sample", "2", "--det-sha256", SHA, "--no-record"]) == 2
     assert "--det-sha256 pins --det-file" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------- md5 pins, the mirror
+
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+
+
+def test_a_published_md5_is_verified(server, cache):
+    path = _fetch(server.url(), cache, md5=MD5.upper())
+    assert path.read_bytes() == PAYLOAD and download.verification(path) == download.VERIFIED_MD5
+    assert download.recorded_sha256(path) == SHA  # the sha256 is recorded beside it all the same
+    url = server.url()
+    server.stop()
+    assert _fetch(url, cache, md5=MD5) == path  # the cached copy is checked against the md5, offline
+
+
+def test_an_md5_mismatch_keeps_the_download_aside_when_asked(server, cache):
+    with pytest.raises(InputError) as info:
+        _fetch(server.url(), cache, md5="0" * 32, keep_bad=True)
+    msg = str(info.value)
+    target = cache_path(server.url(), cache)
+    aside = target.with_name(target.name + ".mismatch")
+    assert "md5 mismatch: expected the published " + "0" * 32 in msg and f"got {MD5}" in msg and "\n" not in msg
+    assert f"kept aside as {aside} and not used" in msg
+    assert _files(cache) == [aside.name] and aside.read_bytes() == PAYLOAD
+    with pytest.raises(InputError, match="md5 mismatch"):  # without keep_bad: deleted, as a sha256 mismatch is
+        _fetch(server.url(), cache, md5="1" * 32)
+    assert _files(cache) == [aside.name]
+    with pytest.raises(InputError, match="not an md5 digest"):
+        _fetch(server.url(), cache, md5="abc")
+
+
+def test_a_published_md5_accepts_a_file_that_changed_since_the_recorded_sha256(server, cache):
+    path = _fetch(server.url(), cache)
+    path.unlink()
+    server.files[f"/weights/{NAME}"] = new = b"the published file, republished"
+    assert _fetch(server.url(), cache, md5=hashlib.md5(new).hexdigest()).read_bytes() == new
+    assert download.recorded_sha256(path) == hashlib.sha256(new).hexdigest()
+
+
+def test_the_mirror_replaces_the_host_and_the_cache_keeps_the_original_url(server, cache, monkeypatch):
+    server.files = {f"/mirror/models/keypoint/{NAME}": PAYLOAD}
+    monkeypatch.setenv("KBENCH_MIRROR", server.base + "/mirror/")
+    url = f"https://paddledet.bj.bcebos.com/models/keypoint/{NAME}"
+    assert download.mirrored(url) == server.url(f"/mirror/models/keypoint/{NAME}")
+    assert download.mirrored(url + "?x=1") == server.url(f"/mirror/models/keypoint/{NAME}?x=1")
+    path = _fetch(url, cache, sha256=SHA)
+    assert path == cache_path(url, cache) and path.read_bytes() == PAYLOAD
+    assert [r["path"] for r in server.requests] == [f"/mirror/models/keypoint/{NAME}"]
+    monkeypatch.setenv("KBENCH_CACHE", str(cache))
+    assert resolve_weights(url, sha256=SHA) == path  # weights resolve through the same cache, no new request
+    assert len(server.requests) == 1
+
+
+def test_the_mirror_names_itself_in_errors_and_a_bad_mirror_is_one_line(server, cache, monkeypatch):
+    monkeypatch.setenv("KBENCH_MIRROR", server.base)
+    with pytest.raises(InputError) as info:
+        _fetch("https://paddledet.bj.bcebos.com/data/missing.json", cache)
+    assert str(info.value).startswith(f"cannot download {server.base}/data/missing.json: HTTP 404")
+    monkeypatch.setenv("KBENCH_MIRROR", "ftp://mirror")
+    with pytest.raises(InputError, match=r"^KBENCH_MIRROR=ftp://mirror: not an http\(s\) base URL"):
+        _fetch(server.url(), cache)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux), a device that is always full")
+def test_a_really_full_disk_is_one_line(server, cache):
+    """The part file is a link to /dev/full: every write fails with ENOSPC, as on a full disk."""
+    target = cache_path(server.url(), cache)
+    cache.mkdir()
+    part = target.with_name(target.name + ".part")
+    part.symlink_to("/dev/full")
+    with pytest.raises(InputError) as info:
+        _fetch(server.url(), cache, sha256=SHA)
+    msg = str(info.value)
+    assert msg == f"cannot write {part}: No space left on device (run again once that is fixed)"
+    assert not target.exists() and not os.path.lexists(part)  # nothing was kept: nothing reached the disk
+    assert _fetch(server.url(), cache, sha256=SHA).read_bytes() == PAYLOAD
