@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kbench-installed
 
-.PHONY: demo test bench lint clean setup
+.PHONY: demo test bench lint clean setup gpu-check
 
 setup: $(STAMP)
 
@@ -39,6 +39,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	# Not --benchmark-only: that skips the tests that assert the ratios against the peers measured in the same run.
 	$(BIN)/python -m pytest tests/benchmarks
+
+## Every GPU path on this machine's NVIDIA GPU: checks for one first (one line and exit 3 in seconds when there is
+## none, before installing anything), then sets up .venv-gpu, runs the tests marked gpu and the server table.
+gpu-check:
+	@bash scripts/gpu_check.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check kbench tests

@@ -2,7 +2,9 @@
 
 Markers (declared in pyproject.toml): ``shared_data`` for tests that read the real data under
 $KBENCH_SHARED_DATA (.ci/run points it at ../shared/data), ``parity`` for comparisons with a
-reference implementation, ``slow`` for tests over a few seconds.
+reference implementation, ``slow`` for tests over a few seconds, ``gpu`` for tests that need a CUDA GPU:
+skipped with the reason where none is visible (CI), failed instead under ``KBENCH_REQUIRE_GPU=1`` (``make
+gpu-check``, where a silent skip would pass a check that did not run).
 """
 
 from __future__ import annotations
@@ -48,3 +50,28 @@ def pytest_collection_modifyitems(session, config, items):
     their thread pools and heaps slow every later numpy-heavy measurement (kbench's and its peers' alike)."""
     items.sort(key=lambda item: 0 if "/benchmarks/" in item.nodeid.replace("\\", "/") or
                item.nodeid.startswith("benchmarks/") else 1)
+
+
+_GPU_REASON: list = []
+
+
+def _no_gpu_reason() -> str:
+    """Why no GPU test can run here ('' when one can); nvidia-smi is asked once per session."""
+    if not _GPU_REASON:
+        from kbench.bench.machine import gpu_available
+
+        ok, why = gpu_available()
+        _GPU_REASON.append("" if ok else why)
+    return _GPU_REASON[0]
+
+
+def pytest_runtest_setup(item):
+    """``gpu`` tests: a skip naming the reason where there is no GPU, a failure under KBENCH_REQUIRE_GPU=1."""
+    if item.get_closest_marker("gpu") is None:
+        return
+    why = _no_gpu_reason()
+    if not why:
+        return
+    if os.environ.get("KBENCH_REQUIRE_GPU") == "1":
+        pytest.fail(f"KBENCH_REQUIRE_GPU=1 but no GPU is usable: {why}", pytrace=False)
+    pytest.skip(f"needs a CUDA GPU ({why}); `make gpu-check` runs the GPU tests where there is one")

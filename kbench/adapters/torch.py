@@ -43,8 +43,11 @@ class TorchAdapter(Adapter):
         Args:
             compile: run the network through ``torch.compile`` (compiled here, at ``batch``).
             options: ``seed`` (random weights' seed, default 0) and ``random_init`` (``auto``, ``paddle`` or
-                ``numpy``, see :func:`kbench.zoo.torch.load.load_torch_model`); options meant for other runtimes
-                are ignored, as every adapter does.
+                ``numpy``, see :func:`kbench.zoo.torch.load.load_torch_model`); ``channels_last`` (memory format
+                of the network and input; default: on for the GPU, where cuDNN's NHWC convolution kernels use the
+                tensor cores, off on the CPU); ``tf32`` (GPU: allow TF32 convolutions and matrix products, off by
+                default so that an fp32 record means float32 arithmetic). Options meant for other runtimes are
+                ignored.
         """
         self.check_target(device, precision)
         from kbench.zoo.torch import import_torch
@@ -64,6 +67,16 @@ class TorchAdapter(Adapter):
         self._device = torch.device("cuda" if device == "gpu" else "cpu")
         self._dtype = torch.float16 if precision == "fp16" else torch.float32
         net = net.to(self._device, self._dtype).eval()
+        channels_last = options.get("channels_last")
+        self.channels_last = device == "gpu" if channels_last is None else bool(channels_last)
+        self._memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        self.tf32 = None
+        if device == "gpu":  # process-wide switches in torch; set on every load so that the record is what ran
+            self.tf32 = bool(options.get("tf32", False))
+            torch.backends.cudnn.allow_tf32 = self.tf32
+            torch.backends.cuda.matmul.allow_tf32 = self.tf32
         self.card, self.device, self.precision, self._torch = card, device, precision, torch
         self.compiled = bool(compile)
         self._batch = max(int(batch), 1)
@@ -79,9 +92,10 @@ class TorchAdapter(Adapter):
         info = {"runtime": self.name, "version": self._torch.__version__, "device": self.device,
                 "precision": self.precision, "compile": self.compiled,
                 "compiled_batch": self._batch if self.compiled else None, "threads": self._torch.get_num_threads(),
-                "input": {"image": shape}, "weights": self.weights.describe()}
+                "input": {"image": shape}, "weights": self.weights.describe(), "channels_last": self.channels_last}
         if self.device == "gpu":
             info["gpu"] = self._torch.cuda.get_device_name(self._device)
+            info["tf32"] = bool(self._torch.backends.cudnn.allow_tf32)
         return info
 
     def run(self, batch: np.ndarray) -> ModelOutputs:
@@ -93,7 +107,7 @@ class TorchAdapter(Adapter):
         n = arr.shape[0]
         if self.compiled and n < self._batch:  # see the module docstring: no recompilation for a partial batch
             arr = np.concatenate([arr, np.zeros((self._batch - n, *arr.shape[1:]), np.float32)])
-        x = torch.from_numpy(arr).to(self._device, self._dtype)
+        x = torch.from_numpy(arr).to(self._device, self._dtype).contiguous(memory_format=self._memory_format)
         with torch.inference_mode():
             out = self.net(x)
         outs = out if isinstance(out, (tuple, list)) else [out]

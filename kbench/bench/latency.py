@@ -373,6 +373,7 @@ def measure_group(group: Group, budget: Budget, weights: str = "random", flip: b
         status(f"{group.label}: loading (export or build on first use)")
     adapter = get_adapter(backend.runtime)
     results = []
+    used_before = machine.device_used_mb() if group.device == "gpu" else None
     try:
         adapter.load(card, weights=weights, device=group.device, precision=group.precision, batch=group.batch,
                      threads=group.threads, **load_opts)
@@ -429,7 +430,13 @@ def measure_group(group: Group, budget: Budget, weights: str = "random", flip: b
             dev_mem = None
             if group.device == "gpu":
                 dev_mem = machine.device_memory_mb()
-                if dev_mem is None:
+                used_now = machine.device_used_mb() if dev_mem is None else None
+                if dev_mem is None and used_now is not None and used_before is not None:
+                    dev_mem = max(0.0, used_now - used_before)
+                    scope_notes.append("GPU memory: the device's used memory grew by this much from before the load "
+                                       "(nvidia-smi does not list this process: a container may see other process "
+                                       "ids); exact only when nothing else runs on the GPU")
+                elif dev_mem is None:
                     scope_notes.append("GPU memory unknown: nvidia-smi does not list this process (in a container "
                                        "it may see other process ids)")
             results.append(LatencyResult(

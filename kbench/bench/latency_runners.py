@@ -178,6 +178,8 @@ def _torch_call(adapter, x: np.ndarray) -> ModelCall:
     gpu = adapter.device == "gpu"
     dtype = torch.float16 if adapter.precision == "fp16" else torch.float32
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to("cuda" if gpu else "cpu", dtype)
+    if getattr(adapter, "channels_last", False):
+        t = t.contiguous(memory_format=torch.channels_last)  # as adapter.run feeds it
     last: dict = {}
     inference_mode = torch.inference_mode
 
@@ -191,7 +193,8 @@ def _torch_call(adapter, x: np.ndarray) -> ModelCall:
         return out.float().cpu().numpy()
 
     what = f"net(x) under inference_mode, x a {str(dtype).replace('torch.', '')} tensor on " \
-           f"{'the GPU' if gpu else 'the CPU'}" + (" (torch.compile)" if getattr(adapter, "compiled", False) else "")
+           f"{'the GPU' if gpu else 'the CPU'}" + (" (torch.compile)" if getattr(adapter, "compiled", False) else "") \
+        + (", channels_last" if getattr(adapter, "channels_last", False) else "")
     if gpu:
         return ModelCall(call, fetch, what, device_timer=CudaEventTimer(torch, torch.cuda.current_stream()), keep=[t])
     return ModelCall(call, fetch, what, keep=[t])

@@ -161,6 +161,25 @@ def device_memory_mb(pid: int | None = None) -> float | None:
     return parse_compute_apps(text, os.getpid() if pid is None else pid)
 
 
+def device_used_mb() -> float | None:
+    """Memory in use on the GPUs, all processes together (MiB, summed over GPUs), or None without nvidia-smi.
+
+    The fallback for :func:`device_memory_mb` where nvidia-smi cannot list this process (a container with its own
+    process ids): the increase of this figure over a run is the run's memory when nothing else runs on the GPU.
+    """
+    text, _ = _nvidia_smi(["--query-gpu=memory.used", "--format=csv,noheader,nounits"])
+    if text is None:
+        return None
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        try:
+            total += float(line.strip())
+            seen = True
+        except ValueError:
+            continue
+    return total if seen else None
+
+
 def _status_kb(field: str) -> int | None:
     try:
         with open("/proc/self/status", encoding="ascii", errors="replace") as fh:

@@ -89,3 +89,15 @@ def test_record_env_has_machine_fields_and_imports_no_framework():
     assert isinstance(env["gpus"], list) and "cpu_physical_cores" in env and isinstance(env["cpu_isa"], list)
     if shutil.which("nvidia-smi") is None:
         assert env["gpus"] == []
+
+
+def test_device_used_memory_from_a_stand_in_nvidia_smi(tmp_path, monkeypatch):
+    """The device-wide fallback reads `nvidia-smi --query-gpu=memory.used` (a script answering as the driver's
+    tool does) and sums the GPUs; a failing nvidia-smi gives None."""
+    exe = tmp_path / "nvidia-smi"
+    exe.write_text("#!/bin/sh\ncase \"$*\" in *memory.used*) printf '1024\\n 512\\n';; *) exit 9;; esac\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert machine.device_used_mb() == 1536.0
+    exe.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
+    assert machine.device_used_mb() is None
