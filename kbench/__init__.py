@@ -14,11 +14,12 @@ imported until a runtime is asked for.
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "run", "Record", "EvalSpec", "LatencySpec", "ProfileSpec", "ConformanceSpec", "ExportSpec",
-           "ProgressEvent", "TerminalProgress"]
+           "BenchmarkSpec", "ProgressEvent", "TerminalProgress"]
 
 _LAZY = {"run": "kbench.runners", "Record": "kbench.runners", "EvalSpec": "kbench.specs",
          "LatencySpec": "kbench.specs", "ProfileSpec": "kbench.specs", "ConformanceSpec": "kbench.specs",
-         "ExportSpec": "kbench.specs", "ProgressEvent": "kbench.progress", "TerminalProgress": "kbench.progress"}
+         "ExportSpec": "kbench.specs", "BenchmarkSpec": "kbench.specs", "ProgressEvent": "kbench.progress",
+         "TerminalProgress": "kbench.progress"}
 
 
 def __getattr__(name: str):

@@ -68,6 +68,14 @@ _CONFORMANCE_EPILOG = """examples:
 """
 
 
+_BENCHMARK_EPILOG = """examples:
+  kbench benchmark --model tinypose_128x96
+      every CPU runtime here: size, difference from Paddle, latency and accuracy on the generated sample
+  kbench benchmark --model hrnet_w32_256x192 --weights zoo --data-root dataset/coco --record runs/bench
+  kbench benchmark --model tinypose_128x96 --device gpu
+"""
+
+
 # Modules with an ``add_parser(subparsers)`` function; each imports only the standard library (and this module).
 _PARSER_MODULES = (
     "kbench.commands.latency_args",
@@ -247,6 +255,32 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default, seeded)")
     add_record_options(prof)
     prof.set_defaults(handler="kbench.commands.profile:run")
+
+    bench = sub.add_parser("benchmark", help="one model on every runtime here: one table, a row per runtime",
+                           epilog=_BENCHMARK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description="Export the model to every runtime available here and print one table, a "
+                                       "row per runtime x precision: status (ok / export failed / run failed / "
+                                       "unavailable, with the reason), artifact size, the largest difference "
+                                       "against Paddle dygraph FP32, heatmap argmax agreement, latency median and "
+                                       "p90 at batch 1 with the thread count, and accuracy on --data-root (or the "
+                                       "generated sample); then the model's params and FLOPs against the README. "
+                                       "One record per row with --record DIR.")
+    bench.add_argument("--model", required=True, metavar="NAME", help="a zoo model (see `kbench zoo list`)")
+    bench.add_argument("--backends", metavar="RUNTIMES",
+                       help="comma-separated runtimes (default: every runtime of the device)")
+    bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="default: %(default)s")
+    bench.add_argument("--precisions", metavar="fp32[,fp16]", help="default: fp32 on cpu, fp32,fp16 on gpu")
+    bench.add_argument("--threads", type=_positive_int, default=1, help="CPU threads (default: %(default)s)")
+    bench.add_argument("--weights", default="random", metavar="random|zoo|PATH|URL",
+                       help="default: %(default)s (seeded random weights: no download, no meaningful accuracy)")
+    bench.add_argument("--data-root", metavar="DIR", help="accuracy on this data set (default: the generated sample)")
+    bench.add_argument("--sample", type=_positive_int, default=24, metavar="IMAGES",
+                       help="generated images for the accuracy column without --data-root (default: %(default)s)")
+    bench.add_argument("--seconds", type=float, default=2.0, metavar="S",
+                       help="latency: measure each row for this long (default: %(default)s)")
+    bench.add_argument("--json", action="store_true", help="print the rows as JSON")
+    bench.add_argument("--record", metavar="DIR", help="write one run record per row into DIR")
+    bench.set_defaults(handler="kbench.commands.benchmark:run")
 
     conf = sub.add_parser("conformance", help="every runtime against Paddle dygraph FP32, as a matrix",
                           epilog=_CONFORMANCE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -27,7 +27,8 @@ from typing import ClassVar
 
 from kbench.errors import InputError
 
-__all__ = ["Spec", "EvalSpec", "LatencySpec", "ProfileSpec", "ConformanceSpec", "ExportSpec", "SPEC_KINDS",
+__all__ = ["Spec", "EvalSpec", "LatencySpec", "ProfileSpec", "ConformanceSpec", "ExportSpec", "BenchmarkSpec",
+           "SPEC_KINDS",
            "spec_from_options", "parse_sigmas", "parse_warmup", "parse_input_size", "parse_batch"]
 
 EVAL_METRICS = ("auto", "coco", "mpii")
@@ -539,6 +540,68 @@ class ConformanceSpec(Spec):
 
 
 @dataclass(frozen=True)
+class BenchmarkSpec(Spec):
+    """``kbench benchmark``: one model on every runtime here, a row per runtime x precision.
+
+    Each row: export (status, artifact size), the largest difference against Paddle dygraph FP32 and argmax
+    agreement, latency (median, p90) at batch 1, and accuracy on the data (``data_root``, else the generated
+    sample of ``sample`` images). Example: ``BenchmarkSpec(model="tinypose_128x96")``; ``backends`` and
+    ``precisions`` are comma-separated (None: every runtime of the device; fp32 on the CPU, fp32 and fp16 on the GPU).
+    """
+
+    kind: ClassVar[str] = "benchmark"
+
+    model: str = ""
+    backends: str | None = None
+    precisions: str | None = None
+    device: str = "cpu"
+    threads: int | None = 1
+    weights: str = "random"
+    data_root: str | None = None
+    sample: int = 24
+    seconds: float = 2.0
+
+    def validate(self) -> None:
+        _text("model", self.model, allow_none=False)
+        _text("backends", self.backends)
+        _text("precisions", self.precisions)
+        _text("weights", self.weights, allow_none=False)
+        _text("data_root", self.data_root)
+        _positive("threads", self.threads)
+        _positive("sample", self.sample, allow_none=False)
+        _positive_float("seconds", self.seconds)
+        _choice("device", self.device, ("cpu", "gpu"))
+        if self.device == "gpu" and self.threads not in (None, 1):
+            raise InputError("--threads sets CPU threads; the GPU runtimes take none")
+        from kbench.cards import get_card
+
+        get_card(self.model)
+        check_weights(self.weights)
+        self.rows()
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The (backend, precision) rows, in table order."""
+        from kbench.bench.latency import BACKENDS
+        from kbench.conformance import DEFAULT_CPU_RUNTIMES, DEFAULT_GPU_RUNTIMES
+
+        if self.backends in (None, "all"):
+            defaults = DEFAULT_GPU_RUNTIMES if self.device == "gpu" else DEFAULT_CPU_RUNTIMES
+            names = ["paddle", *[n for n in defaults if n != "paddle"]]
+        else:
+            names = [b.strip() for b in self.backends.split(",") if b.strip()]
+        unknown = [n for n in names if n not in BACKENDS]
+        if unknown or not names:
+            raise InputError(f"--backends: unknown runtime {unknown[0]!r}; known: {', '.join(BACKENDS)}" if unknown
+                             else "--backends names no runtime")
+        default_precisions = "fp32,fp16" if self.device == "gpu" else "fp32"
+        precisions = [p.strip() for p in (self.precisions or default_precisions).split(",") if p.strip()]
+        bad = [p for p in precisions if p not in ("fp32", "fp16")]
+        if bad or not precisions:
+            raise InputError(f"--precisions: expected fp32 and/or fp16, got {self.precisions!r}")
+        return [(b, p) for b in dict.fromkeys(names) for p in dict.fromkeys(precisions)]
+
+
+@dataclass(frozen=True)
 class ExportSpec(Spec):
     """``kbench export``: a zoo model as a Paddle Inference, ONNX, Paddle Lite or TensorRT artifact.
 
@@ -598,7 +661,7 @@ class ExportSpec(Spec):
 
 
 SPEC_KINDS: dict[str, type[Spec]] = {cls.kind: cls for cls in (EvalSpec, LatencySpec, ProfileSpec, ConformanceSpec,
-                                                                ExportSpec)}
+                                                               ExportSpec, BenchmarkSpec)}
 
 
 def spec_from_options(options: dict) -> Spec:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kbench.adapters.base import PRECISIONS, Adapter, ModelOutputs, check_batch
+from kbench.adapters.base import PRECISIONS, Adapter, ModelOutputs, check_batch, run_in_pieces
 from kbench.errors import InputError
 from kbench.export.cache import artifacts_root, weights_key
 
@@ -488,7 +488,8 @@ class PaddleLiteAdapter(Adapter):
         return info
 
     def run(self, batch: np.ndarray) -> ModelOutputs:
-        """Run a float32 batch of the loaded batch size.
+        """Run a float32 batch: the .nb's fixed batch at a time, a smaller last piece padded (as every runtime does
+        on a fixed-batch graph: :func:`kbench.adapters.base.run_in_pieces`).
 
         A worker that died is reported once (one InputError line with Paddle Lite's reason); the next call starts a
         fresh worker.
@@ -496,9 +497,11 @@ class PaddleLiteAdapter(Adapter):
         if self.model_path is None:
             raise InputError("the lite adapter is not loaded: call load() first")
         arr = check_batch(batch, self.card)
-        if arr.shape[0] != self.batch:
-            raise InputError(f"{self.card.name} was converted for batch {self.batch}, got a batch of {arr.shape[0]} "
-                             f"(load it with batch={arr.shape[0]})")
+        outs = run_in_pieces(self._run_once, arr, self.batch)
+        outs = [np.asarray(o, dtype=np.float32) for o in outs]
+        return ModelOutputs(outs[0], outs[1] if len(outs) > 1 else None)
+
+    def _run_once(self, arr: np.ndarray) -> list:
         if self._arm is not None:
             outs, self.last_timing = self._arm.run(arr)
         else:
@@ -506,8 +509,7 @@ class PaddleLiteAdapter(Adapter):
                 self._start_worker()  # the first run after close(), or after a death that was reported
             answer, outs = self._worker.request({"op": "run"}, [arr])
             self.last_timing = {"run_ms": answer.get("ms")}
-        outs = [np.asarray(o, dtype=np.float32) for o in outs]
-        return ModelOutputs(outs[0], outs[1] if len(outs) > 1 else None)
+        return list(outs)
 
     def time_in_worker(self, batch: np.ndarray, budget):
         """Time ``predictor.run()`` inside the x86 worker (no pipe transfer in the figures); a Timing.

@@ -28,6 +28,7 @@ RUNNERS = {
     "profile": "kbench.runners.profile:run_profile",
     "conformance": "kbench.runners.conformance:run_conformance",
     "export": "kbench.runners.export:run_export",
+    "benchmark": "kbench.runners.benchmark:run_benchmark",
 }
 
 

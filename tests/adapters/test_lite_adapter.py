@@ -177,12 +177,18 @@ def test_worker_protocol_errors_are_answered_and_eof_exits_cleanly(lite_env, tin
         worker.close()
 
 
-def test_wrong_batch_size_is_one_line(card, tinypose_nb):
+def test_other_batch_sizes_run_in_pieces_of_the_converted_one(card, tinypose_nb):
+    """A batch-2 .nb runs 3 crops as 2 + 1 padded (what an evaluation's last, partial batch needs), each crop's
+    output the same as when it runs in a full piece."""
+    x = reference_input(card, 4)
     with get_adapter("lite") as a:
         a.load(card, model_path=tinypose_nb, batch=2)
-        with pytest.raises(InputError) as exc:
-            a.run(reference_input(card, 3))
-    assert "converted for batch 2" in one_line(exc)
+        full = a.run(x).heatmaps
+        three = a.run(x[:3]).heatmaps
+        one = a.run(x[2:3]).heatmaps
+    assert three.shape == (3, 17, 32, 24) and one.shape == (1, 17, 32, 24)
+    np.testing.assert_array_equal(three, full[:3])
+    np.testing.assert_array_equal(one, full[2:3])
 
 
 @pytest.mark.parametrize("content", ["garbage", "truncated"])
