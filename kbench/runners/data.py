@@ -94,7 +94,7 @@ def resolve_data(spec, card) -> DataFiles:
     if spec.sample is not None:
         from kbench.datasets.sample_images import sample_dataset
 
-        sample = sample_dataset(num_images=spec.sample, seed=0)
+        sample = sample_dataset(num_images=spec.sample, seed=0, num_joints=card.num_joints)
         return DataFiles(sample.ann_file, sample.image_dir, str(sample.det_file), sample=sample)
     root = Path(spec.data_root) if spec.data_root else None
     if root is not None and not root.is_dir():
