@@ -1,7 +1,8 @@
 """``kbench.card_import``: PaddleDetection configs read as ppdet reads them, and turned into cards (no framework).
 
 The fixture ``tests/fixtures/paddledet_configs/hand21_128x96.yml`` is a 21-joint hand model without flip pairs,
-written like PaddleDetection's tiny_pose configs (``_BASE_`` files, anchors, ``!Class`` tags). No marker: fast.
+written like PaddleDetection's tiny_pose configs (``_BASE_`` files, anchors, ``!Class`` tags). No marker (fast), except
+the ``parity`` test that loads the same config with paddledet 2.6.0's own ``load_config`` in a subprocess.
 """
 
 from __future__ import annotations
@@ -175,3 +176,57 @@ def test_bottom_up_config_imports_as_the_packaged_card():
     assert d["metric"] == "COCO" and set(d["config_extra"]) >= {"IouType", "max_people", "weights"}
     with pytest.raises(InputError, match="bottom-up model is evaluated by COCO OKS AP"):
         import_config(FIXTURES / "bottomup_w32_512.yml", ["metric=KeyPointTopDownCOCOWholeBadyHandEval"])
+
+
+# --- against PaddleDetection's own loader -----------------------------------------------------------------------
+
+_PPDET_LOAD = r"""
+import json, sys
+import ppdet  # registers every !Class tag
+from ppdet.core.workspace import load_config, merge_config
+from ppdet.utils.cli import ArgsParser
+cfg = load_config(sys.argv[1])
+merge_config(ArgsParser()._parse_opt(sys.argv[2:]))
+def plain(v):
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in dict.items(v)}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if hasattr(v, "__dict__") and not isinstance(v, type):  # a constructed !Class object: its class
+        return {"_class": type(v).__name__}
+    return v
+print("PPDET " + json.dumps({k: plain(v) for k, v in cfg.items()}))
+"""
+
+
+def _shape(value):
+    """Our merged config as ppdet's looks once serialised: a tagged value is its class (ppdet constructs it)."""
+    if isinstance(value, Tagged):
+        return {"_class": value.tag}
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return value
+
+
+@pytest.mark.parity
+def test_merged_config_equals_paddledetections(tmp_path):
+    """paddledet 2.6.0's ``load_config`` + ``ArgsParser._parse_opt`` + ``merge_config`` on the same config and
+    overrides: every key we read has ppdet's value (ppdet also lists its registered classes and ``filename``)."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("ppdet", reason="paddledet is not installed")
+    opts = ["TopDownHRNet.use_dark=false", "epoch=5", "weights=out/w", "OptimizerBuilder.optimizer.type=SGD"]
+    done = subprocess.run([sys.executable, "-c", _PPDET_LOAD, str(HAND), *opts], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("PPDET ")), None)
+    assert line, done.stderr[-2000:]
+    theirs = json.loads(line[len("PPDET "):])
+    ours = load_paddle_config(HAND, opts)
+    assert set(ours) <= set(theirs)
+    for key, value in ours.items():
+        assert theirs[key] == _shape(value), key
+    assert theirs["TopDownHRNet"]["use_dark"] is False and theirs["OptimizerBuilder"]["optimizer"]["type"] == "SGD"
