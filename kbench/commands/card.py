@@ -20,7 +20,7 @@ def run(args, parser) -> int:
     from kbench.card_import import import_config, write_card
 
     config = Path(args.config)
-    out = Path(args.out) if args.out else Path.cwd() / f"{config.stem}.yml"
+    out = Path(args.out) if args.out else Path("kbench-cards") / f"{config.stem}.yml"
     if out.suffix not in (".yml", ".yaml"):
         raise InputError(f"--out {out}: a card is a .yml file")
     if out.exists() and out.resolve() == config.resolve():

@@ -43,6 +43,6 @@ def add_parser(sub) -> None:
     imp.add_argument("-o", "--opt", nargs="+", action="extend", metavar="KEY=VALUE",
                      help="overrides of config keys, as PaddleDetection's -o")
     imp.add_argument("--out", metavar="CARD.yml",
-                     help="where to write the card; its stem is the card's name (default: ./<config stem>.yml)")
+                     help="where to write the card, named after its stem (default: ./kbench-cards/<config stem>.yml)")
     imp.add_argument("--force", action="store_true", help="replace an existing --out file")
     card.set_defaults(handler="kbench.commands.card:run")
