@@ -37,7 +37,7 @@ import yaml
 from kbench.errors import InputError
 
 __all__ = ["Tagged", "load_paddle_config", "parse_overrides", "card_from_config", "import_config", "ImportedCard",
-           "write_card", "cached_card_for_config"]
+           "write_card", "cached_card_for_config", "apply_config_args"]
 
 BASE_KEY = "_BASE_"
 # ppdet's defaults for the arguments a config may leave out (TopDownHRNet, HRNet, LiteHRNet, KeyPointMSELoss,
@@ -569,3 +569,25 @@ def cached_card_for_config(config: str | os.PathLike, opts: list[str] | None = N
     if not out.is_file():
         write_card(imported.data, out)
     return out, imported
+
+
+def apply_config_args(args, use_weights: bool) -> None:
+    """``-c CONFIG.yml [-o ...]``: import the config into a cached card and point ``args.model`` at it.
+
+    With ``use_weights``, the config's ``weights`` (after ``-o``) becomes ``--weights`` when that was left at its
+    default, as PaddleDetection's eval loads ``weights`` (``.pdparams`` appended when missing, as ppdet does).
+    """
+    config, opts = getattr(args, "config", None), getattr(args, "opt", None)
+    if not config:
+        if opts:
+            raise InputError("-o overrides a PaddleDetection config: give it with -c CONFIG.yml")
+        return
+    if getattr(args, "model", None):
+        raise InputError("-c CONFIG.yml names the model: do not give --model as well")
+    path, imported = cached_card_for_config(config, opts)
+    args.model = str(path)
+    weights = imported.weights
+    if use_weights and weights and args.weights == args.default_weights:
+        if "://" not in weights and not weights.endswith(".pdparams"):
+            weights += ".pdparams"
+        args.weights = weights

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kbench.errors import InputError
 
-__all__ = ["run", "apply_config"]
+__all__ = ["run"]
 
 
 def _kept_line(kept: list) -> str:
@@ -36,27 +36,3 @@ def run(args, parser) -> int:
           f"{d['num_joints']} joints, input {d['input_size'][0]}x{d['input_size'][1]}, {flip}, metric {d['metric']}")
     print(_kept_line(imported.kept))
     return 0
-
-
-def apply_config(args, use_weights: bool) -> None:
-    """``-c CONFIG.yml [-o ...]``: import the config into a cached card and point ``args.model`` at it.
-
-    With ``use_weights``, the config's ``weights`` (after ``-o``) becomes ``--weights`` when that was left at its
-    default, as PaddleDetection's eval loads ``weights`` (``.pdparams`` appended when missing, as ppdet does).
-    """
-    config, opts = getattr(args, "config", None), getattr(args, "opt", None)
-    if not config:
-        if opts:
-            raise InputError("-o overrides a PaddleDetection config: give it with -c CONFIG.yml")
-        return
-    if getattr(args, "model", None):
-        raise InputError("-c CONFIG.yml names the model: do not give --model as well")
-    from kbench.card_import import cached_card_for_config
-
-    path, imported = cached_card_for_config(config, opts)
-    args.model = str(path)
-    weights = imported.weights
-    if use_weights and weights and args.weights == args.default_weights:
-        if "://" not in weights and not weights.endswith(".pdparams"):
-            weights += ".pdparams"
-        args.weights = weights

@@ -67,12 +67,12 @@ def run(args, parser) -> int:
     from dataclasses import replace
 
     from kbench.bench.records import write_record
-    from kbench.commands.card import apply_config
+    from kbench.card_import import apply_config_args
     from kbench.progress import TerminalProgress
     from kbench.runners import run as run_spec
     from kbench.specs import check_weights
 
-    apply_config(args, use_weights=True)
+    apply_config_args(args, use_weights=True)
     _default_data(args)
     spec = eval_spec(args)
     record_path, results_path = _paths(args, spec)

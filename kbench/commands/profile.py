@@ -14,14 +14,14 @@ __all__ = ["run"]
 def run(args, parser) -> int:
     """Profile the selected models, print a table and write one record per model."""
     from kbench.bench.records import check_output_path, write_record
+    from kbench.card_import import apply_config_args
     from kbench.cards import get_card, is_card_path, list_cards
-    from kbench.commands.card import apply_config
     from kbench.progress import TerminalProgress, tracker
     from kbench.runners import run as run_spec
     from kbench.runners.profile import format_profile_rows
     from kbench.specs import ProfileSpec
 
-    apply_config(args, use_weights=bool(args.opt and any(o.strip().startswith("weights=") for o in args.opt)))
+    apply_config_args(args, use_weights=bool(args.opt and any(o.strip().startswith("weights=") for o in args.opt)))
     if not args.model:
         raise InputError("profile needs --model NAME|CARD.yml or -c CONFIG.yml")
     if args.model in ("all", "*"):
