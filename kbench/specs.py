@@ -367,7 +367,7 @@ class EvalSpec(Spec):
         elif not self.data_root and not self.ann:
             from kbench.runners.data import missing_data_message
 
-            raise InputError(missing_data_message(card.dataset))
+            raise InputError(missing_data_message(card.dataset, card.num_joints))
         if card.dataset == "mpii" and self.limit:
             raise InputError("--limit is not supported for MPII: PCKh is defined over the whole ground-truth file")
 

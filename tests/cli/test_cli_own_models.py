@@ -182,4 +182,7 @@ def test_unparseable_card_and_usage_errors(card, tmp_path, capsys):
     assert "do not give --model" in _err_line(capsys)
     _eval(capsys, tmp_path, "--model", str(card), "--sample", "2", "--flip", code=2)
     assert "flip_perm: []" in _err_line(capsys)
+    _eval(capsys, tmp_path, "--model", str(card), "--weights", "random", code=2)  # no data: no fetch hint for 21 joints
+    line = _err_line(capsys)
+    assert "21 keypoints per person" in line and "data fetch" not in line
     assert not (tmp_path / "eval.json").exists()
