@@ -186,3 +186,33 @@ def test_unparseable_card_and_usage_errors(card, tmp_path, capsys):
     line = _err_line(capsys)
     assert "21 keypoints per person" in line and "data fetch" not in line
     assert not (tmp_path / "eval.json").exists()
+
+
+def _score(card_path: str, shift: float = 0.0) -> dict:
+    """The evaluation of perfect (or uniformly shifted) keypoints through the runner's own merge and metrics."""
+    from kbench.pipelines.topdown_run import StageTimes
+    from kbench.runners.evaluate_model import InferenceOutput, finish_model_eval, prepare_model_eval
+    from kbench.specs import EvalSpec
+
+    spec = EvalSpec(model=card_path, sample=6, weights="random", backend="paddle")
+    job = prepare_model_eval(spec)
+    kp = job.gt.keypoints[job.plan.ann_index].astype(np.float32)  # each crop's own annotation, in plan order
+    kp[:, :, 0] += shift
+    kp[:, :, 2] = 0.9
+    return finish_model_eval(spec, job, [InferenceOutput(0, kp, StageTimes(), {}, {"random": False})])["metrics"]
+
+
+def test_pck_of_perfect_and_shifted_keypoints(card):
+    m = _score(str(card))
+    assert m["PCK"] == 1.0 and m["EPE"] < 1e-4 and m["AUC"] == pytest.approx(19 / 20)  # float32; threshold 0: none
+    m = _score(str(card), shift=3.0)
+    assert m["EPE"] == pytest.approx(3.0, abs=1e-4) and m["PCK"] == 1.0  # 3 px is far below 0.2 of any box here
+
+
+def test_oks_ap_of_perfect_keypoints_with_the_cards_sigmas(tmp_path):
+    from kbench.card_import import cached_card_for_config
+
+    path, _ = cached_card_for_config(HAND, ["metric=KeyPointTopDownCOCOEval", f"sigmas={SIGMAS}"])
+    m = _score(str(path))
+    assert m["AP"] == 1.0 and m["AR"] == 1.0
+    assert _score(str(path), shift=40.0)["AP"] < 0.5
