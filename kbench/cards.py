@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import fnmatch
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +30,14 @@ from kbench.errors import InputError
 
 __all__ = ["ModelCard", "Backbone", "Head", "Deconv", "EvalSettings", "Normalize", "Training", "Latency",
            "Published", "Download", "Downloads", "Source", "list_cards", "get_card", "select_cards", "load_card",
-           "cards_dir"]
+           "cards_dir", "is_card_path", "METRICS"]
 
 ARCHITECTURES = {"TopDownHRNet": "top_down", "HigherHRNet": "bottom_up"}  # architecture -> the paradigm it implies
-DATASET_JOINTS = {"coco": 17, "mpii": 16}
+DATASET_JOINTS = {"coco": 17, "mpii": 16}  # the joints of each data set's own keypoint set
+# PaddleDetection's keypoint metric classes (the config's ``metric``) -> what kbench computes for them.
+METRICS = {"KeyPointTopDownCOCOEval": "coco_oks", "COCO": "coco_oks", "KeyPointTopDownCOCOWholeBadyHandEval": "pck",
+           "KeyPointTopDownMPIIEval": "mpii_pckh"}  # COCO: the bottom-up configs' name of OKS AP
+DEFAULT_METRIC = {"coco": "KeyPointTopDownCOCOEval", "mpii": "KeyPointTopDownMPIIEval"}
 HRNET_WIDTHS = (18, 30, 32, 40, 44, 48, 60, 64)  # the widths ppdet's HRNet backbone has channel tables for
 LITE_HRNET_TYPES = ("lite_18", "lite_30", "naive", "wider_naive")
 DOWNLOAD_SUFFIX = {"checkpoint": ".pdparams", "deploy_model": ".tar", "lite_fp32": ".nb", "lite_fp16": ".nb"}
@@ -163,11 +168,11 @@ class Downloads:
 
 @dataclass(frozen=True)
 class Source:
-    """Where the card's config facts come from."""
+    """Where the card's config facts come from: PaddleDetection at a commit, or (``repo`` null) a local config."""
 
-    repo: str
+    repo: str | None
     config: str
-    commit: str
+    commit: str | None
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,29 @@ class ModelCard:
     downloads: Downloads
     source: Source
     path: Path = field(compare=False, repr=False)
+    metric: str = "KeyPointTopDownCOCOEval"  # PaddleDetection's metric class (optional key; default by dataset)
+    sigmas: tuple[float, ...] | None = None  # OKS sigmas, one per joint (optional; None: COCO's 17)
+    config_extra: dict = field(default_factory=dict, compare=False)  # imported config keys kbench does not use
+    packaged: bool = field(default=True, compare=False, repr=False)  # under kbench/configs/ (else a user's file)
+    digest: str = field(default="", compare=False, repr=False)  # sha256 of the card file's bytes
+
+    @property
+    def ref(self) -> str:
+        """What :func:`get_card` reads this card back from: the name of a packaged card, else its file's path."""
+        return self.name if self.packaged else str(self.path.resolve())
+
+    @property
+    def key(self) -> str:
+        """A name for caches: the packaged card's name, or a user card's name and the start of its sha256.
+
+        Two user cards of the same name (or one named like a zoo model) never share exported artifacts.
+        """
+        return self.name if self.packaged else f"{self.name}-{self.digest[:12]}"
+
+    @property
+    def evaluation(self) -> str:
+        """What the card's metric computes: ``coco_oks``, ``pck`` (PCK/AUC/EPE) or ``mpii_pckh``."""
+        return METRICS[self.metric]
 
     @property
     def flip_pairs(self) -> tuple[tuple[int, int], ...]:
@@ -218,8 +246,13 @@ class ModelCard:
     def to_dict(self) -> dict:
         """The card as plain JSON-ready data, keyed as in the YAML file."""
         data = dataclasses.asdict(self)
-        del data["path"]
-        return _lists(data)
+        for internal in ("path", "packaged", "digest"):
+            del data[internal]
+        order = list(data)  # the YAML's order: metric and sigmas after flip_perm, config_extra last
+        for key in ("metric", "sigmas"):
+            order.remove(key)
+            order.insert(order.index("flip_perm") + 1 + (key == "sigmas"), key)
+        return _lists({k: data[k] for k in order})
 
 
 def _lists(value):
@@ -469,9 +502,14 @@ def _read_downloads(sec: _Section) -> Downloads:
     return Downloads(**found)
 
 
-def _read_source(sec: _Section, name: str) -> Source:
-    src = Source(repo=sec.take("repo", _choice("PaddlePaddle/PaddleDetection")), config=sec.take("config", _str),
-                 commit=sec.take("commit", _str))
+def _read_source(sec: _Section, name: str, packaged: bool) -> Source:
+    repo = sec.take("repo", _choice("PaddlePaddle/PaddleDetection") if packaged
+                    else _choice("PaddlePaddle/PaddleDetection", None))
+    if repo is None:  # a user's card: the local config it was imported from, no upstream commit
+        src = Source(repo=None, config=sec.take("config", _str), commit=sec.take("commit", _choice(None)))
+        sec.done()
+        return src
+    src = Source(repo=repo, config=sec.take("config", _str), commit=sec.take("commit", _str))
     if not re.fullmatch(rf"configs/keypoint/[a-z_]+/{re.escape(name)}\.yml", src.config):
         sec.fail(sec.key("config"), f"expected configs/keypoint/<family>/{name}.yml, got {src.config}")
     if not _COMMIT.fullmatch(src.commit):
@@ -502,11 +540,29 @@ def _check_flip_perm(sec: _Section, value, top_down: bool, num_joints: int) -> t
     return perm
 
 
-def load_card(path: str | Path) -> ModelCard:
+def _read_sigmas(sec: _Section, num_joints: int, metric: str):
+    sigmas = sec.take("sigmas", _null_or(_list_of(_positive))) if "sigmas" in sec.data else None
+    if sigmas is not None and len(sigmas) != num_joints:
+        sec.fail("sigmas", f"expected {num_joints} sigmas (one per joint), got {len(sigmas)}")
+    if sigmas is None and METRICS[metric] == "coco_oks" and num_joints != 17:
+        sec.fail("sigmas", f"coco has 17 joints; a {num_joints}-joint model evaluated by OKS needs sigmas: "
+                           f"(one per joint)")
+    return sigmas
+
+
+def _read_extra(s: _Section, key: str, v):
+    if not isinstance(v, dict):
+        s.fail(key, f"expected a mapping of config keys, got {_show(v)}")
+    return v
+
+
+def load_card(path: str | Path, packaged: bool = False) -> ModelCard:
     """Read and validate one model card.
 
     Args:
         path: the card's YAML file; its stem must equal the card's ``name``.
+        packaged: a card of kbench's zoo (``kbench/configs/``): its ``source`` must name PaddleDetection's config
+            at a commit. A user's card may instead name a local config (``repo: null``, ``commit: null``).
 
     Returns:
         The validated card.
@@ -517,7 +573,8 @@ def load_card(path: str | Path) -> ModelCard:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the model card ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
@@ -541,8 +598,18 @@ def load_card(path: str | Path) -> ModelCard:
     top_down = paradigm == "top_down"
     dataset = sec.take("dataset", _choice(*DATASET_JOINTS))
     num_joints = sec.take("num_joints", _positive_int)
-    if num_joints != DATASET_JOINTS[dataset]:
+    metric = sec.take("metric", _choice(*METRICS)) if "metric" in sec.data else DEFAULT_METRIC[dataset]
+    if (dataset == "mpii") != (METRICS[metric] == "mpii_pckh"):
+        sec.fail("metric", f"{metric} does not evaluate the {dataset} data set")
+    if paradigm == "bottom_up" and METRICS[metric] != "coco_oks":
+        sec.fail("metric", f"a bottom-up model is evaluated by COCO OKS AP, not {metric}")
+    if dataset == "mpii" and num_joints != DATASET_JOINTS[dataset]:
         sec.fail("num_joints", f"{dataset} has {DATASET_JOINTS[dataset]} joints, got {num_joints}")
+    if dataset == "coco" and num_joints != 17 and "sigmas" not in data and METRICS[metric] == "coco_oks":
+        sec.fail("num_joints", f"coco has 17 joints, got {num_joints}: another joint count needs sigmas: "
+                               f"(one OKS sigma per joint) or a PCK metric")
+    sigmas = _read_sigmas(sec, num_joints, metric)
+    config_extra = sec.take("config_extra", _read_extra) if "config_extra" in sec.data else {}
     input_size = sec.take("input_size", _size)
     heatmap_size = sec.take("heatmap_size", _size)
     # Both paradigms predict the first heatmap at 1/4 of the input, the stride of HRNet's highest-resolution branch.
@@ -552,6 +619,8 @@ def load_card(path: str | Path) -> ModelCard:
     if heatmap_size_2x is not None and heatmap_size_2x != tuple(2 * x for x in heatmap_size):
         sec.fail("heatmap_size_2x", f"expected twice heatmap_size {list(heatmap_size)}, got {list(heatmap_size_2x)}")
     flip_perm = sec.take("flip_perm", lambda s, k, v: _check_flip_perm(s, v, top_down, num_joints))
+    if not flip_perm and isinstance(data.get("eval"), dict) and data["eval"].get("flip") is True:
+        sec.fail("eval.flip", "flip_perm is empty (no left/right joints): the flip test needs flip: false")
     backbone = _read_backbone(sec.section("backbone"))
     head = _read_head(sec.section("head"), top_down)
     card = ModelCard(
@@ -560,8 +629,9 @@ def load_card(path: str | Path) -> ModelCard:
         backbone=backbone, head=head, eval=_read_eval(sec.section("eval"), top_down, dataset),
         normalize=_read_normalize(sec.section("normalize")), training=_read_training(sec.section("training")),
         published=_read_published(sec.section("published"), top_down, dataset),
-        downloads=_read_downloads(sec.section("downloads")), source=_read_source(sec.section("source"), name),
-        path=path)
+        downloads=_read_downloads(sec.section("downloads")),
+        source=_read_source(sec.section("source"), name, packaged), path=path, metric=metric, sigmas=sigmas,
+        config_extra=config_extra, packaged=packaged, digest=hashlib.sha256(raw).hexdigest())
     sec.done()
     return card
 
@@ -581,7 +651,7 @@ def _natural_key(name: str) -> list:
 @functools.lru_cache(maxsize=1)
 def _registry() -> dict[str, ModelCard]:
     paths = sorted(cards_dir().glob("*.yml"), key=lambda p: _natural_key(p.stem))
-    return {p.stem: load_card(p) for p in paths}
+    return {p.stem: load_card(p, packaged=True) for p in paths}
 
 
 def list_cards(pattern: str = "*") -> list[ModelCard]:
@@ -602,6 +672,8 @@ def get_card(name: str) -> ModelCard:
 
     Args:
         name: the model's name, PaddleDetection's config stem (``hrnet_w32_256x192``); a trailing ``.yml`` is allowed.
+            A path to a card file (one with a folder, ``cards/my_pose.yml`` or ``./my_pose.yml``, or a ``.yml``
+            that is no zoo name) reads that card, validated as the packaged ones are (:func:`load_card`).
 
     Returns:
         The card.
@@ -610,6 +682,11 @@ def get_card(name: str) -> ModelCard:
         InputError: no card has that name; the one-line message suggests close names.
     """
     registry = _registry()
+    if is_card_path(name):
+        path = Path(name).expanduser()
+        if path.resolve().parent == cards_dir().resolve() and path.stem in registry:
+            return registry[path.stem]
+        return load_card(path)
     key = name.strip().lower().removesuffix(".yml")
     if key in registry:
         return registry[key]
@@ -618,6 +695,15 @@ def get_card(name: str) -> ModelCard:
         close = [n for n in registry if key and key in n][:3]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise InputError(f"unknown model {name!r}{hint} (`kbench zoo list` shows all {len(registry)})")
+
+
+def is_card_path(name: str) -> bool:
+    """Whether a ``--model`` value names a card file rather than a zoo model."""
+    text = name.strip()
+    if "/" in text or "\\" in text:
+        return True
+    stem = text.lower().removesuffix(".yml").removesuffix(".yaml")
+    return text.lower().endswith((".yml", ".yaml")) and stem not in _registry()
 
 
 def select_cards(spec: str | None) -> list[ModelCard]:
@@ -630,7 +716,8 @@ def select_cards(spec: str | None) -> list[ModelCard]:
         return list_cards()
     cards = []
     for part in (p.strip() for p in spec.split(",") if p.strip()):
-        cards.extend(list_cards(part) if any(ch in part for ch in "*?[") else [get_card(part)])
+        glob = any(ch in part for ch in "*?[") and not is_card_path(part)
+        cards.extend(list_cards(part) if glob else [get_card(part)])
     if not cards:
         raise InputError(f"no zoo model matches {spec!r}")
     return list(dict.fromkeys(cards))

@@ -83,6 +83,7 @@ _PARSER_MODULES = (
     "kbench.commands.report_args",
     "kbench.commands.sweep_args",
     "kbench.commands.data_args",
+    "kbench.commands.card_args",
 )
 
 
@@ -181,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a built-in synthetic sample of this many images: predictions (default 500), or with "
                           "--model generated images of drawn figures (default 24)")
     model = ev.add_argument_group("running a zoo model (kbench eval --model NAME)")
-    model.add_argument("--model", metavar="NAME", help="a zoo model (see `kbench zoo list`): run it on the data set")
+    model.add_argument("--model", metavar="NAME|CARD.yml",
+                       help="a zoo model (see `kbench zoo list`) or a card file: run it on the data set")
     model.add_argument("--bbox", choices=("gt", "detector"),
                        help="top-down person boxes: ground truth, or a detector's (default: the card's setting)")
     model.add_argument("--det-file", metavar="FILE|URL",
@@ -218,9 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--results", metavar="PATH",
                        help="write the keypoint results here (COCO results JSON; default: beside the record)")
     model.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from kbench.commands.card_args import add_config_options
+
+    add_config_options(ev)
     add_coco_eval_options(ev)
     add_record_options(ev)
-    ev.set_defaults(handler="kbench.commands.evaluate:run")
+    ev.set_defaults(handler="kbench.commands.evaluate:run", default_weights="zoo")
 
     zoo = sub.add_parser("zoo", help="list the keypoint model zoo's cards, or show one", epilog=_ZOO_EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -245,16 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Count parameters and FLOPs of a zoo model's Paddle network for its input size, "
                                       "as paddle.flops counts them (the zoo README's convention), beside the "
                                       "published figures, and write a run record of kind 'profile'.")
-    prof.add_argument("--model", required=True, metavar="NAME|PATTERN|all",
-                      help="a zoo model (see `kbench zoo list`), a glob over names, or 'all'")
+    prof.add_argument("--model", metavar="NAME|PATTERN|all|CARD.yml",
+                      help="a zoo model (see `kbench zoo list`), a glob over names, 'all', or a card file")
     prof.add_argument("--input", metavar="WxH", help="input size instead of the model's own, e.g. 288x384")
     add_pin_option(prof)
     prof.add_argument("--weights", default="random", metavar="PATH|URL|random|zoo",
                       help="weights to load and check against the network (counts do not depend on them): a "
                            ".pdparams path or URL, 'zoo' for the card's released checkpoint, or 'random' "
                            "(default, seeded)")
+    add_config_options(prof)
     add_record_options(prof)
-    prof.set_defaults(handler="kbench.commands.profile:run")
+    prof.set_defaults(handler="kbench.commands.profile:run", default_weights="random")
 
     bench = sub.add_parser("benchmark", help="one model on every runtime here: one table, a row per runtime",
                            epilog=_BENCHMARK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -349,6 +349,10 @@ class EvalSpec(Spec):
         if self.bbox is not None and (not card.top_down or card.dataset != "coco"):
             raise InputError(f"--bbox applies to top-down COCO models; {card.name} is "
                              f"{'bottom-up' if not card.top_down else card.dataset}")
+        if self.flip and not card.flip_perm:
+            raise InputError(f"--flip needs left/right joint pairs; {card.name} has flip_perm: [] (no flip)")
+        if self.sigmas is not None and len(self.sigmas) != card.num_joints:
+            raise InputError(f"--sigmas gives {len(self.sigmas)} values; {card.name} has {card.num_joints} joints")
         if self.det_file and self.box_source(card) != "detector":
             raise InputError("--det-file is used with --bbox detector")
         if self.fp16 and self.device != "gpu":
@@ -364,7 +368,7 @@ class EvalSpec(Spec):
         elif not self.data_root and not self.ann:
             from kbench.runners.data import missing_data_message
 
-            raise InputError(missing_data_message(card.dataset))
+            raise InputError(missing_data_message(card.dataset, card.num_joints))
         if card.dataset == "mpii" and self.limit:
             raise InputError("--limit is not supported for MPII: PCKh is defined over the whole ground-truth file")
 
@@ -377,18 +381,22 @@ class EvalSpec(Spec):
         return "gt" if card.eval.use_gt_bbox is not False else "detector"
 
     def flip_for(self, card) -> bool:
-        """Test-time flip: the card's setting unless ``flip`` says."""
+        """Test-time flip: the card's setting unless ``flip`` says; never without flip pairs (``flip_perm: []``)."""
+        if not card.flip_perm:
+            return False
         return card.eval.flip if self.flip is None else bool(self.flip)
 
     @property
     def precision(self) -> str:
         return "fp16" if self.fp16 else "fp32"
 
-    def coco_options(self):
-        """The COCO evaluator's options (:class:`kbench.evaluators.coco_keypoints.CocoKeypointOptions`)."""
+    def coco_options(self, card=None):
+        """The COCO evaluator's options (:class:`kbench.evaluators.coco_keypoints.CocoKeypointOptions`); the
+        sigmas are ``sigmas``, else the card's ``sigmas:`` (a custom joint set), else COCO's."""
         from kbench.evaluators.coco_keypoints import CocoKeypointOptions
 
-        return CocoKeypointOptions(flavour=self.flavour, sigmas=self.sigmas, use_area=self.use_area,
+        sigmas = self.sigmas if self.sigmas is not None or card is None else card.sigmas
+        return CocoKeypointOptions(flavour=self.flavour, sigmas=sigmas, use_area=self.use_area,
                                    kpt_score_thr=self.kpt_score_thr, max_dets=self.max_dets)
 
 

@@ -207,6 +207,7 @@ def test_to_dict_round_trips_the_yaml():
     data = get_card("hrnet_w32_384x288").to_dict()
     raw["downloads"].setdefault("lite_fp32", {"url": None, "sha256": None})
     raw["downloads"].setdefault("lite_fp16", {"url": None, "sha256": None})
+    raw.update(metric="KeyPointTopDownCOCOEval", sigmas=None, config_extra={})  # optional keys, at their defaults
     assert data == raw
 
 

@@ -250,7 +250,7 @@ class PaddleInferenceAdapter(Adapter):
             ident = weights_key(card, weights)
             # A fixed batch, as every other runtime gets (ORT, TensorRT, Lite): a dynamic batch costs Paddle
             # Inference shape/slice/fill_constant ops and defeats fusion passes; run() pads or splits other sizes.
-            out = artifacts_root() / (f"paddle-inference-{card.name}-{ident}-b{batch}-legacy-"
+            out = artifacts_root() / (f"paddle-inference-{card.key}-{ident}-b{batch}-legacy-"
                                       f"{versions_key('paddlepaddle')}")
             if not manifest_ok(out):  # absent, half-built by an older kbench, or changed since: build it again
                 export_paddle_inference(card, out, weights, batch, legacy=True)
@@ -311,7 +311,7 @@ class PaddleInferenceAdapter(Adapter):
 
         p = shape_profile(card, batch, options.get("input_hw"), False, options.get("max_side"))
         span = "x".join(str(v) for v in (*p.min[2:], *p.max[2:]))
-        return artifacts_root() / "paddle-trt-shapes" / (f"{card.name}-{weights_key(card, weights)}-b{batch}-{span}-"
+        return artifacts_root() / "paddle-trt-shapes" / (f"{card.key}-{weights_key(card, weights)}-b{batch}-{span}-"
                                                          f"{versions_key('paddlepaddle')}.pbtxt")
 
     @staticmethod

@@ -441,7 +441,7 @@ class PaddleLiteAdapter(Adapter):
         from kbench.export.lite import convert_to_lite, read_lite_manifest
         from kbench.lite.env import file_lock
 
-        folder = (artifacts_root() / "lite" / card.name /
+        folder = (artifacts_root() / "lite" / card.key /
                   f"{weights_key(card, weights)}-b{batch}-{target}-{precision}-lite{self.env.paddlelite}")
         manifest = read_lite_manifest(folder)
         if manifest is not None:

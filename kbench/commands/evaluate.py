@@ -43,7 +43,7 @@ def _paths(args, spec) -> tuple[Path | None, Path | None]:
     if record is not None:
         return record, record.with_name(record.stem + "-keypoints.json")
     p = default_record_path("eval")
-    return record, p.with_name(p.stem + f"-{spec.model}-keypoints.json")
+    return record, p.with_name(p.stem + f"-{Path(spec.model).stem}-keypoints.json")
 
 
 def _default_data(args) -> None:
@@ -67,10 +67,12 @@ def run(args, parser) -> int:
     from dataclasses import replace
 
     from kbench.bench.records import write_record
+    from kbench.card_import import apply_config_args
     from kbench.progress import TerminalProgress
     from kbench.runners import run as run_spec
     from kbench.specs import check_weights
 
+    apply_config_args(args, use_weights=True)
     _default_data(args)
     spec = eval_spec(args)
     record_path, results_path = _paths(args, spec)

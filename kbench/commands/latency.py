@@ -91,7 +91,7 @@ def latency_specs(args) -> tuple[list[list], list]:
     groups, skipped = plan(cards, backends, devices, precisions, args.batch, args.threads, args.scope)
     if not groups:
         raise _nothing_to_run(skipped, precisions, devices)
-    loads = [[LatencySpec(model=g.card.name, backend=g.backend, device=g.device, precision=g.precision,
+    loads = [[LatencySpec(model=g.card.ref, backend=g.backend, device=g.device, precision=g.precision,
                           batch=g.batch, threads=g.threads, scope=scope, flip=args.flip, weights=args.weights,
                           warmup=args.warmup, runs=args.runs, seconds=args.seconds, yardstick=args.yardstick,
                           profile=args.profile)

@@ -14,21 +14,25 @@ __all__ = ["run"]
 def run(args, parser) -> int:
     """Profile the selected models, print a table and write one record per model."""
     from kbench.bench.records import check_output_path, write_record
-    from kbench.cards import get_card, list_cards
+    from kbench.card_import import apply_config_args
+    from kbench.cards import get_card, is_card_path, list_cards
     from kbench.progress import TerminalProgress, tracker
     from kbench.runners import run as run_spec
     from kbench.runners.profile import format_profile_rows
     from kbench.specs import ProfileSpec
 
+    apply_config_args(args, use_weights=bool(args.opt and any(o.strip().startswith("weights=") for o in args.opt)))
+    if not args.model:
+        raise InputError("profile needs --model NAME|CARD.yml or -c CONFIG.yml")
     if args.model in ("all", "*"):
         cards = list_cards()
-    elif any(ch in args.model for ch in "*?["):
+    elif any(ch in args.model for ch in "*?[") and not is_card_path(args.model):
         cards = list_cards(args.model)
     else:
         cards = [get_card(args.model)]
     if not cards:
         raise InputError(f"no zoo model matches {args.model!r} (see `kbench zoo list`)")
-    specs = [ProfileSpec(model=card.name, input=args.input, weights=args.weights) for card in cards]
+    specs = [ProfileSpec(model=card.ref, input=args.input, weights=args.weights) for card in cards]
     if args.record and len(cards) > 1 and Path(args.record).suffix == ".json":
         raise InputError("--record names one file, but several models are profiled: give a directory")
     if args.record and not args.no_record:

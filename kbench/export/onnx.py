@@ -120,7 +120,7 @@ def _paddle_to_onnx(card, raw: Path, weights, batch, opset) -> dict:
     work = raw.parent / "paddle"
     record = raw.parent / "child.json"
     env = dict(os.environ, FLAGS_enable_pir_api="0")
-    cmd = [sys.executable, "-m", "kbench.export.onnx", card.name, str(work), str(weights), str(batch or 0),
+    cmd = [sys.executable, "-m", "kbench.export.onnx", card.ref, str(work), str(weights), str(batch or 0),
            str(opset or DEFAULT_OPSET), str(raw), str(record)]
     done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace")
@@ -440,7 +440,7 @@ def cached_onnx(card, weights: str | None = "random", batch: int | None = None, 
 
     tag = (f"{source}-op{opset or 'default'}-b{batch or 'dyn'}-{'fp16' if fp16 else 'fp32'}-"
            f"{versions_key('paddlepaddle', 'paddle2onnx', 'onnx', 'onnxsim', 'torch')}")
-    path = artifacts_root() / "onnx" / card.name / weights_key(card, weights) / tag / "model.onnx"
+    path = artifacts_root() / "onnx" / card.key / weights_key(card, weights) / tag / "model.onnx"
     try:  # a cached model counts with a readable manifest of its size (written last); otherwise it is exported again
         manifest = read_manifest(path) if path.is_file() else None
     except InputError:

@@ -57,7 +57,7 @@ def export_paddle_inference(card, out_dir: str | os.PathLike, weights: str | Non
     with staged_dir(out) as work:
         if legacy and os.environ.get("FLAGS_enable_pir_api") != "0":
             env = dict(os.environ, FLAGS_enable_pir_api="0")
-            cmd = [sys.executable, "-m", "kbench.export.paddle_inference", card.name, str(work), str(weights),
+            cmd = [sys.executable, "-m", "kbench.export.paddle_inference", card.ref, str(work), str(weights),
                    str(batch or 0)]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode != 0:

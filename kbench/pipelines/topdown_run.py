@@ -43,6 +43,7 @@ class PersonPlan:
         scales: (P, 2) float32 box sizes in units of 200 pixels, aspect-fixed and padded.
         box_scores: (P,) detector score (1 for ground-truth boxes, as PaddleDetection sets it).
         source: what the boxes are, for the protocol line.
+        ann_index: (P,) index of each person's annotation in the ground truth (ground-truth boxes only), or None.
     """
 
     image_ids: np.ndarray
@@ -52,6 +53,7 @@ class PersonPlan:
     scales: np.ndarray
     box_scores: np.ndarray
     source: str = ""
+    ann_index: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.person_image.shape[0])
@@ -79,13 +81,15 @@ class PersonPlan:
         """The plan for its images ``[start, end)`` (their people are a contiguous run: grouped by image)."""
         keep = (self.person_image >= start) & (self.person_image < end)
         return PersonPlan(self.image_ids[start:end], list(self.image_paths[start:end]), self.person_image[keep] - start,
-                          self.centers[keep], self.scales[keep], self.box_scores[keep], self.source)
+                          self.centers[keep], self.scales[keep], self.box_scores[keep], self.source,
+                          None if self.ann_index is None else self.ann_index[keep])
 
     def limit(self, num_images: int) -> PersonPlan:
         """The plan for its first ``num_images`` images."""
         keep = self.person_image < num_images
         return PersonPlan(self.image_ids[:num_images], self.image_paths[:num_images], self.person_image[keep],
-                          self.centers[keep], self.scales[keep], self.box_scores[keep], self.source)
+                          self.centers[keep], self.scales[keep], self.box_scores[keep], self.source,
+                          None if self.ann_index is None else self.ann_index[keep])
 
 
 @dataclass
@@ -161,14 +165,15 @@ def plan_from_gt(gt, image_dir: str | os.PathLike, input_size) -> PersonPlan:
                                  keypoints=gt.keypoints, iscrowd=gt.iscrowd)
     keep &= img_index >= 0
     return _plan(gt, image_dir, img_index[keep], boxes[keep], np.ones(int(keep.sum())), input_size,
-                 "ground-truth boxes")
+                 "ground-truth boxes", ann_index=np.flatnonzero(keep))
 
 
-def _plan(gt, image_dir, person_img, boxes, scores, input_size, source) -> PersonPlan:
+def _plan(gt, image_dir, person_img, boxes, scores, input_size, source, ann_index=None) -> PersonPlan:
     from kbench.pipelines.crops import box_to_center_scale
 
     order = np.argsort(person_img, kind="stable")  # group persons by image, images in the file's order
     person_img, boxes, scores = person_img[order], boxes[order], scores[order]
+    ann_index = None if ann_index is None else ann_index[order]
     used = np.unique(person_img)
     remap = np.full(len(gt.image_ids), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
@@ -177,7 +182,7 @@ def _plan(gt, image_dir, person_img, boxes, scores, input_size, source) -> Perso
     return PersonPlan(image_ids=gt.image_ids[used], image_paths=[_image_path(image_dir, gt.image_files[i])
                                                                  for i in used],
                       person_image=remap[person_img], centers=centers, scales=scales,
-                      box_scores=np.asarray(scores, dtype=np.float64), source=source)
+                      box_scores=np.asarray(scores, dtype=np.float64), source=source, ann_index=ann_index)
 
 
 def plan_from_detections(boxes, gt, image_dir: str | os.PathLike, input_size, image_thre: float) -> PersonPlan:

@@ -30,10 +30,15 @@ def layout_hint(dataset: str) -> str:
     return COCO_LAYOUT if dataset == "coco" else MPII_LAYOUT
 
 
-def missing_data_message(dataset: str) -> str:
-    """The one line ``eval --model`` gives without data: the ``kbench data fetch`` command that gets it, its size."""
+def missing_data_message(dataset: str, num_joints: int | None = None) -> str:
+    """The one line ``eval --model`` gives without data: the ``kbench data fetch`` command that gets it, its size
+    (none for a custom joint set: no fetched data set has its keypoints)."""
+    from kbench.cards import DATASET_JOINTS
     from kbench.datasets.registry import DATASETS, DEFAULT_FOR
 
+    if num_joints is not None and num_joints != DATASET_JOINTS[dataset]:
+        return (f"eval --model needs data: --data-root DIR with {num_joints} keypoints per person (COCO format), "
+                f"or --sample; {layout_hint(dataset)}")
     name = DEFAULT_FOR.get(dataset)
     fetch = ""
     if name is not None:
@@ -48,11 +53,12 @@ def fetched_data_root(model: str, download: bool = False, progress: bool = True,
     """The fetched data set ``eval --model`` uses without ``--data-root``: its folder when installed, fetched first
     with ``download``; None when it is not there (the spec then says how to get it, :func:`missing_data_message`).
     """
-    from kbench.cards import get_card
+    from kbench.cards import DATASET_JOINTS, get_card
     from kbench.datasets.registry import DEFAULT_FOR
 
-    name = DEFAULT_FOR.get(get_card(model).dataset)
-    if name is None:
+    card = get_card(model)
+    name = DEFAULT_FOR.get(card.dataset)
+    if name is None or card.num_joints != DATASET_JOINTS[card.dataset]:  # no fetched set has a custom joint set
         return None
     from kbench.datasets.fetch import fetch_dataset, installed_manifest
     from kbench.datasets.registry import dataset_root
@@ -94,7 +100,7 @@ def resolve_data(spec, card) -> DataFiles:
     if spec.sample is not None:
         from kbench.datasets.sample_images import sample_dataset
 
-        sample = sample_dataset(num_images=spec.sample, seed=0)
+        sample = sample_dataset(num_images=spec.sample, seed=0, num_joints=card.num_joints)
         return DataFiles(sample.ann_file, sample.image_dir, str(sample.det_file), sample=sample)
     root = Path(spec.data_root) if spec.data_root else None
     if root is not None and not root.is_dir():

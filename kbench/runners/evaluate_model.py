@@ -145,6 +145,8 @@ def finish_model_eval(spec, job: ModelEvalJob, outputs: list) -> Record:
     keypoints = np.concatenate([o.keypoints for o in outputs])
     if job.flow == "mpii":
         return _finish_mpii(spec, card, job, keypoints, times, first.runtime, first.weights)
+    if job.flow == "pck":
+        return _finish_pck(spec, card, job, keypoints, times, first.runtime, first.weights)
     return _finish_coco(spec, card, job, keypoints, times, first.runtime, first.weights)
 
 
@@ -204,12 +206,15 @@ def _coco_results(image_ids, keypoints, scores, centers=None, scales=None) -> li
 
 def _protocol(card, spec, bbox, det_desc, flip) -> dict:
     ev = card.eval
-    p = {"model": card.name, "paradigm": card.paradigm, "dataset": card.dataset, "input_size": list(card.input_size),
+    p = {"model": card.name if card.packaged else card.ref, "paradigm": card.paradigm, "dataset": card.dataset,
+         "input_size": list(card.input_size),
          "flip": flip, "backend": spec.backend, "device": spec.device, "precision": spec.precision}
     if card.top_down:
         p.update(shift_heatmap=bool(ev.shift_heatmap and flip), use_dark=ev.use_dark, udp=ev.udp,
                  pixel_std=200, box_padding=1.25)
-        if card.dataset == "coco":
+        if card.dataset == "coco" and card.evaluation == "pck":
+            p.update(bbox=bbox, num_joints=card.num_joints, metric=card.metric)
+        elif card.dataset == "coco":
             p.update(bbox=bbox, rescoring={"in_vis_thre": RESCORE_VIS_THR}, oks_nms={"oks_thre": NMS_OKS_THR})
             if bbox == "detector":
                 p.update(image_thre=ev.image_thre, detections=det_desc)
@@ -237,6 +242,9 @@ def _protocol_line(p: dict, evaluator: str) -> str:
 
 def _published_line(card, stats: dict, bbox: str | None) -> str:
     pub = card.published
+    if card.evaluation == "pck":
+        where = "a user's card: no published figure" if not card.packaged else "no published PCK"
+        return f"PCK {stats.get('PCK', float('nan')):.4f} ({where})"
     if card.dataset == "mpii":
         got, ref, name = stats.get("PCKh"), pub.pckh, "PCKh@0.5"
         ours = f"{got:.2f}" if got is not None else "?"
@@ -313,10 +321,13 @@ def _per_keypoint(gt, dets, opts) -> dict:
     return {} if opts.flavour == "crowdpose" else per_keypoint_ap(gt, dets, opts)
 
 
-def _load_gt(spec, data: DataFiles):
+def _load_gt(spec, data: DataFiles, card=None):
     from kbench.datasets.coco import load_coco_keypoints
 
     gt = load_coco_keypoints(data.ann)
+    if card is not None and gt.keypoints.shape[1] != card.num_joints:
+        raise InputError(f"{data.ann}: the annotations have {gt.keypoints.shape[1]} keypoints per person, but "
+                         f"{card.name} predicts {card.num_joints} (num_joints)")
     if spec.limit:
         gt = gt.subset(gt.image_ids[:spec.limit])
     return gt
@@ -335,9 +346,12 @@ def _prepare_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress=N
     from kbench.bench.records import describe_input
     from kbench.pipelines.topdown_run import check_images, plan_from_detections, plan_from_gt
 
-    gt = _load_gt(spec, data)
+    gt = _load_gt(spec, data, card)
     inputs = _sample_inputs(data)
     det_desc = None
+    if card.evaluation == "pck" and bbox != "gt":
+        raise InputError(f"{card.name} is evaluated by {card.metric} (PCK/AUC/EPE per ground-truth instance): it "
+                         f"needs ground-truth boxes, not --bbox {bbox}")
     if bbox == "detector":
         from kbench.datasets.boxes import load_detector_boxes
 
@@ -354,7 +368,8 @@ def _prepare_coco(spec, card, data: DataFiles, bbox: str, flip: bool, progress=N
     else:
         plan = plan_from_gt(gt, data.image_dir, card.input_size)
     check_images(plan.image_paths, COCO_LAYOUT)
-    return ModelEvalJob(card.name, "coco", str(data.image_dir), flip, bbox=bbox, gt=gt, plan=plan, inputs=inputs,
+    flow = "pck" if card.evaluation == "pck" else "coco"
+    return ModelEvalJob(card.ref, flow, str(data.image_dir), flip, bbox=bbox, gt=gt, plan=plan, inputs=inputs,
                         det_desc=det_desc)
 
 
@@ -364,10 +379,11 @@ def _finish_coco(spec, card, job: ModelEvalJob, keypoints, times, desc, weights)
     from kbench.pipelines.oks_nms import rescore_and_nms
 
     gt, plan, bbox, flip = job.gt, job.plan, job.bbox, job.flip
-    opts = spec.coco_options()
+    opts = spec.coco_options(card)
     t0 = time.perf_counter()
     keep, scores = rescore_and_nms(keypoints, plan.box_scores, plan.areas, plan.person_image_ids,
-                                   vis_thr=RESCORE_VIS_THR, oks_thr=NMS_OKS_THR)
+                                   vis_thr=RESCORE_VIS_THR, oks_thr=NMS_OKS_THR,
+                                   sigmas=opts.sigma_array(card.num_joints))
     t1 = time.perf_counter()
     kept_kp = keypoints[keep]
     dets = KeypointDetections.from_arrays(plan.person_image_ids[keep], kept_kp, scores[keep])
@@ -386,6 +402,39 @@ def _finish_coco(spec, card, job: ModelEvalJob, keypoints, times, desc, weights)
                    job.inputs, times, rows, weights, desc, bbox)
 
 
+PCK_THR = 0.2  # KeyPointTopDownCOCOWholeBadyHandEval.evaluate: pck_thr (of the box's longer side)
+AUC_NORM = 30  # and auc_nor: AUC of PCK over 0..30 pixels
+
+
+def _finish_pck(spec, card, job: ModelEvalJob, keypoints, times, desc, weights) -> Record:
+    """PaddleDetection's ``KeyPointTopDownCOCOWholeBadyHandEval``: one prediction per ground-truth instance (its box's
+    crop), PCK at 0.2 of the box's longer side, AUC of PCK up to 30 pixels, EPE in pixels; joints labelled in the
+    annotation count, no rescoring or NMS."""
+    from kbench.evaluators.pck import bbox_normalizer, epe, pck_accuracy, pck_auc
+
+    gt, plan = job.gt, job.plan
+    t0 = time.perf_counter()
+    ann = plan.ann_index
+    truth = gt.keypoints[ann]
+    pred = keypoints[:, :, :2].astype(np.float64)
+    mask = truth[:, :, 2] > 0
+    per_joint, pck, counted = pck_accuracy(pred, truth[:, :, :2], mask, PCK_THR, bbox_normalizer(gt.bbox[ann]))
+    stats = {"PCK": pck, "AUC": pck_auc(pred, truth[:, :, :2], mask, AUC_NORM),
+             "EPE": epe(pred, truth[:, :, :2], mask)}
+    stats.update({f"PCK.k{k}": float(v) for k, v in enumerate(per_joint) if v >= 0})
+    times.eval_s += time.perf_counter() - t0
+    times.wall_s += time.perf_counter() - t0
+    scores = keypoints[:, :, 2].mean(axis=1)
+    rows = _coco_results(plan.person_image_ids, keypoints, scores, plan.centers, plan.scales)
+    protocol = {**_protocol(card, spec, "gt", None, job.flip), "pck": {"thr": PCK_THR, "normalizer": "bbox max side",
+                                                                     "auc_norm_px": AUC_NORM}}
+    evaluator = (f"{card.metric}: PCK@{PCK_THR} (box's longer side), AUC (0-{AUC_NORM} px), EPE (px); one prediction "
+                 f"per ground-truth instance, no rescoring or NMS")
+    summary = (f"{card.name}: {len(gt.image_ids)} images, {len(plan)} instances (ground-truth boxes), {counted} "
+               f"joints counted\nPCK {stats['PCK']:.4f}  AUC {stats['AUC']:.4f}  EPE {stats['EPE']:.3f} px")
+    return _finish(spec, card, stats, summary, protocol, evaluator, job.inputs, times, rows, weights, desc, "gt")
+
+
 def _prepare_mpii(spec, card, data: DataFiles, flip: bool) -> ModelEvalJob:
     from kbench._fileio import read_json
     from kbench.bench.records import describe_input
@@ -402,7 +451,7 @@ def _prepare_mpii(spec, card, data: DataFiles, flip: bool) -> ModelEvalJob:
     plan = plan_from_mpii(entries, data.image_dir, str(data.ann))
     check_images(plan.image_paths, MPII_LAYOUT)
     inputs = {"ann": describe_input(data.ann), "mpii_gt": describe_input(data.mpii_gt)}
-    return ModelEvalJob(card.name, "mpii", str(data.image_dir), flip, plan=plan, entries=entries, mpii_gt=gt,
+    return ModelEvalJob(card.ref, "mpii", str(data.image_dir), flip, plan=plan, entries=entries, mpii_gt=gt,
                         inputs=inputs)
 
 
@@ -426,12 +475,12 @@ def _finish_mpii(spec, card, job: ModelEvalJob, keypoints, times, desc, weights)
 def _prepare_bottom_up(spec, card, data: DataFiles, flip: bool) -> ModelEvalJob:
     from kbench.pipelines.topdown_run import check_images
 
-    gt = _load_gt(spec, data)
+    gt = _load_gt(spec, data, card)
     if gt.image_files is None:
         raise InputError(f"{data.ann}: the annotation file lists no image file names")
     paths = [str(data.image_dir / f) for f in gt.image_files]
     check_images(paths, COCO_LAYOUT)
-    return ModelEvalJob(card.name, "bottom_up", str(data.image_dir), flip, gt=gt, image_ids=np.asarray(gt.image_ids),
+    return ModelEvalJob(card.ref, "bottom_up", str(data.image_dir), flip, gt=gt, image_ids=np.asarray(gt.image_ids),
                         image_paths=paths, inputs=_sample_inputs(data))
 
 
@@ -454,7 +503,7 @@ def _finish_bottom_up(spec, card, job: ModelEvalJob, image_ids, keypoints, score
     from kbench.evaluators.coco_keypoints import evaluate_coco_keypoints
 
     gt = job.gt
-    opts = spec.coco_options()
+    opts = spec.coco_options(card)
     t0 = time.perf_counter()
     dets = KeypointDetections.from_arrays(image_ids, keypoints, scores)
     res = evaluate_coco_keypoints(gt, dets, opts)

@@ -18,7 +18,7 @@ __all__ = ["run_export", "default_export_path"]
 def default_export_path(card, target: str, fp16: bool, batch: int | None) -> Path:
     """./kbench-exports/<model>-<target>[-fp16]-b<batch|dyn>[.onnx|.engine]."""
     suffix = {"onnx": ".onnx", "tensorrt": ".engine"}.get(target, "")
-    tag = f"{card.name}-{target}{'-fp16' if fp16 else ''}-b{batch or 'dyn'}"
+    tag = f"{card.key}-{target}{'-fp16' if fp16 else ''}-b{batch or 'dyn'}"
     return Path("kbench-exports") / f"{tag}{suffix}"
 
 

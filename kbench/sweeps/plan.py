@@ -165,7 +165,7 @@ def _models(value, where: str) -> list[str]:
     for item in _as_axis("models", value):
         if not isinstance(item, str):
             raise InputError(f"{where}: models must be names or globs, got {item!r}")
-        names.extend(card.name for card in select_cards(item))
+        names.extend(card.ref for card in select_cards(item))
     return list(dict.fromkeys(names))
 
 

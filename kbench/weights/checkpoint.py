@@ -26,7 +26,7 @@ import numpy as np
 from kbench._fileio import check_readable
 from kbench.errors import InputError
 
-__all__ = ["check_state_fits", "load_pdparams", "save_pdparams", "PICKLE_PROTOCOL"]
+__all__ = ["check_state_fits", "check_num_joints", "load_pdparams", "save_pdparams", "PICKLE_PROTOCOL"]
 
 #: Protocol of the files :func:`save_pdparams` writes: what ``paddle.save`` writes by default since paddle 2.1,
 #: and the lowest one that can hold an array over 4 GiB without paddle's slicing scheme.
@@ -273,6 +273,17 @@ def save_pdparams(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
     with atomic_open(path, "wb") as fh:
         pickle.dump(arrays, fh, protocol=PICKLE_PROTOCOL)
     return Path(path)
+
+
+def check_num_joints(state: Mapping[str, Any], num_joints: int, source: str) -> None:
+    """Refuse a top-down checkpoint trained for another joint count, naming both counts (``num_joints``).
+
+    The heatmap head (``final_conv``, PaddleDetection's ``TopDownHRNet``) has one output channel per joint.
+    """
+    head = state.get("final_conv.weight")
+    if head is not None and np.ndim(head) == 4 and np.shape(head)[0] != num_joints:
+        raise InputError(f"{source}: the checkpoint predicts {np.shape(head)[0]} joints (final_conv), the card's "
+                         f"num_joints is {num_joints}")
 
 
 def check_state_fits(model_shapes: dict, state: dict, source: str) -> None:

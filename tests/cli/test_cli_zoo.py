@@ -9,8 +9,8 @@ import sys
 from kbench.cards import get_card, list_cards
 
 TOP_KEYS = ["name", "title", "architecture", "paradigm", "dataset", "num_joints", "input_size", "heatmap_size",
-            "heatmap_size_2x", "flip_perm", "backbone", "head", "eval", "normalize", "training", "published",
-            "downloads", "source"]
+            "heatmap_size_2x", "flip_perm", "metric", "sigmas", "backbone", "head", "eval", "normalize", "training",
+            "published", "downloads", "source", "config_extra"]
 
 
 def kbench(*args):

@@ -239,7 +239,7 @@ def representative_state(card, net, seed: int = 0) -> dict[str, np.ndarray]:
     from kbench._fileio import atomic_open, sha256_file
     from kbench.weights.checkpoint import load_pdparams, save_pdparams
 
-    stem = f"{card.name}-{random_weights_key(seed)}-{_versions()}"
+    stem = f"{card.key}-{random_weights_key(seed)}-{_versions()}"
     folder = _cache_dir()
     params, manifest = folder / f"{stem}.pdparams", folder / f"{stem}.json"
     try:

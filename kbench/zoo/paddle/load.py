@@ -81,7 +81,7 @@ def load_state_strict(net, state: dict, source: str) -> None:
 def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
     """Build the card's network and load its weights; returns (network, WeightsInfo)."""
     from kbench._fileio import sha256_file
-    from kbench.weights.checkpoint import load_pdparams
+    from kbench.weights.checkpoint import check_num_joints, load_pdparams
     from kbench.weights.download import checkpoint_spec, resolve_weights, verification
 
     if weights == "random":
@@ -89,6 +89,8 @@ def load_model(card: ModelCard, weights: str | None = None, seed: int = 0):
     net = build_from_card(card, seed)
     weights, sha = checkpoint_spec(card, weights)
     path = resolve_weights(weights, sha256=sha)
-    load_state_strict(net, load_pdparams(path), str(weights))
+    state = load_pdparams(path)
+    check_num_joints(state, card.num_joints, str(weights))
+    load_state_strict(net, state, str(weights))
     return net, WeightsInfo(str(weights), sha256_file(path), False,
                             verification=verification(path) or "a local file: its sha256 taken here, nothing to verify")

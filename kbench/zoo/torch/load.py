@@ -171,7 +171,7 @@ def load_torch_model(card: ModelCard, weights: str | None = "random", seed: int 
             ``auto`` takes Paddle's where paddle is importable, so that torch and Paddle random models agree.
     """
     from kbench._fileio import sha256_file
-    from kbench.weights.checkpoint import load_pdparams
+    from kbench.weights.checkpoint import check_num_joints, load_pdparams
     from kbench.weights.download import checkpoint_spec, resolve_weights, verification
 
     net = build_torch_from_card(card)
@@ -181,6 +181,8 @@ def load_torch_model(card: ModelCard, weights: str | None = "random", seed: int 
         return net, WeightsInfo(source, None, True, seed)
     weights, sha = checkpoint_spec(card, weights)
     path = resolve_weights(weights, sha256=sha)
-    load_state_strict(net, load_pdparams(path), str(weights))
+    state = load_pdparams(path)
+    check_num_joints(state, card.num_joints, str(weights))
+    load_state_strict(net, state, str(weights))
     return net, WeightsInfo(str(weights), sha256_file(path), False,
                             verification=verification(path) or "a local file: its sha256 taken here, nothing to verify")
