@@ -81,17 +81,18 @@ def training_crops(card, images_per_seed: int, rng: np.random.Generator):
     return np.concatenate(xs), np.array(joints, np.float32), np.array(vis, np.float32)
 
 
-def heatmap_targets(joints: np.ndarray, vis: np.ndarray, hm_w: int, hm_h: int) -> np.ndarray:
+def heatmap_targets(joints: np.ndarray, vis: np.ndarray, hm_w: int, hm_h: int, sigma: float = SIGMA) -> np.ndarray:
     """Gaussian targets (N, J, hm_h, hm_w), zero for invisible joints."""
     xx = np.arange(hm_w, dtype=np.float32)[None, None, None, :]
     yy = np.arange(hm_h, dtype=np.float32)[None, None, :, None]
     gx = joints[..., 0][..., None, None]
     gy = joints[..., 1][..., None, None]
-    t = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * SIGMA ** 2))
+    t = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * sigma ** 2))
     return (t * vis[..., None, None]).astype(np.float32)
 
 
-def train(steps: int, batch: int, images_per_seed: int, threads: int, log=print):
+def train(steps: int, batch: int, images_per_seed: int, threads: int, sigma: float = SIGMA, init: str = "random",
+          lr: float = 2e-3, log=print):
     import torch
 
     from kbench.cards import get_card
@@ -104,12 +105,12 @@ def train(steps: int, batch: int, images_per_seed: int, threads: int, log=print)
     started = time.monotonic()
     x, joints, vis = training_crops(card, images_per_seed, rng)
     hm_w, hm_h = card.heatmap_size
-    y = heatmap_targets(joints, vis, hm_w, hm_h)
+    y = heatmap_targets(joints, vis, hm_w, hm_h, sigma)
     log(f"{len(x)} training crops from {len(TRAIN_SEEDS) * images_per_seed} generated images "
         f"in {time.monotonic() - started:.0f} s")
-    net, _ = load_torch_model(card, "random")
+    net, _ = load_torch_model(card, init)  # "random", or a checkpoint to go on from
     net.train()
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     order = torch.Generator().manual_seed(0)
@@ -153,8 +154,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--images-per-seed", type=int, default=120)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--sigma", type=float, default=SIGMA, help="target Gaussian, heatmap pixels")
+    p.add_argument("--init", default="random", help="random, or a .pdparams to go on training from")
+    p.add_argument("--lr", type=float, default=2e-3)
     args = p.parse_args(argv)
-    state, _ = train(args.steps, args.batch, args.images_per_seed, args.threads)
+    state, _ = train(args.steps, args.batch, args.images_per_seed, args.threads, args.sigma, args.init, args.lr)
     digest = save_pdparams(state, args.out)
     print(f"{args.out}: sha256 {digest} (trained on synthetic figures)")
     return 0
