@@ -21,8 +21,7 @@ from kbench.adapters.base import Adapter, ModelOutputs, check_batch, run_in_piec
 from kbench.errors import InputError
 from kbench.export.cache import artifacts_root, versions_key, weights_key
 
-__all__ = ["PaddleInferenceAdapter", "open_deploy_package", "configure_gpu", "collect_shape_ranges",
-           "TRT_SHAPE_SOURCES"]
+__all__ = ["PaddleInferenceAdapter", "open_deploy_package", "configure_gpu", "collect_shape_ranges"]
 
 
 def open_deploy_package(path: str | os.PathLike, into: Path | None = None) -> Path:
@@ -105,7 +104,6 @@ def _check_infer_cfg(model_dir: Path, card) -> dict:
     return cfg
 
 
-TRT_SHAPE_SOURCES = ("profile", "collect")
 _LOAD_OPTIONS = {"trt_shapes", "input_hw", "max_side"}
 
 
